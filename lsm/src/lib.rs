@@ -1,0 +1,14 @@
+//! `kvd-lsm`: the structures of the LSM tree.
+//!
+//! The memtable, the SSTable format (builder, reader, blocks, bloom filter, properties,
+//! footer), the block cache, versions and the manifest (a log of version edits), and the
+//! internal iterators that merge them.
+//!
+//! This crate depends only on `kvd-base`. It must never depend on `kvd-wal`,
+//! `kvd-compaction` or the engine: compaction policy sits above it and drives it.
+#![deny(missing_docs)]
+
+mod error;
+pub mod iter;
+
+pub use error::{Error, Result};
