@@ -10,5 +10,8 @@
 
 mod error;
 pub mod iter;
+pub mod manifest;
+pub mod memtable;
+pub mod version;
 
 pub use error::{Error, Result};

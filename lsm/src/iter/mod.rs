@@ -37,3 +37,7 @@ pub trait InternalIterator: Send {
 
 /// A boxed internal iterator.
 pub type BoxedIterator = Box<dyn InternalIterator>;
+
+mod merge;
+
+pub use merge::MergingIterator;

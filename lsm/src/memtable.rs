@@ -1,0 +1,205 @@
+//! The memtable: a concurrent skiplist (`crossbeam-skiplist`) of internal keys.
+//!
+//! Writers insert without blocking readers; readers never take a lock. Entries are never
+//! removed: a full memtable becomes immutable and is flushed to an L0 table whole.
+
+use std::ops::Bound;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_skiplist::SkipMap;
+use kvd_base::key::{InternalKey, SeqNo, ValueKind, TRAILER_LEN};
+
+use crate::iter::InternalIterator;
+use crate::Result;
+
+/// Approximate per-entry overhead of the skiplist node and allocations, for size accounting.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// A sorted in-memory table of internal keys. Thread-safe; shared through `Arc`.
+pub struct MemTable {
+    map: SkipMap<InternalKey, Vec<u8>>,
+    approximate_size: AtomicUsize,
+    log_number: u64,
+}
+
+/// The newest visible version of a key found in a memtable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Sequence number of the version.
+    pub seq: SeqNo,
+    /// What it records (value, value with expiry, or tombstone).
+    pub kind: ValueKind,
+    /// The stored value (empty for tombstones).
+    pub value: Vec<u8>,
+}
+
+impl MemTable {
+    /// An empty memtable whose entries are logged in write-ahead log `log_number`.
+    pub fn new(log_number: u64) -> Self {
+        MemTable { map: SkipMap::new(), approximate_size: AtomicUsize::new(0), log_number }
+    }
+
+    /// The write-ahead log holding this memtable's entries.
+    pub fn log_number(&self) -> u64 {
+        self.log_number
+    }
+
+    /// Inserts one entry. REQUIRES: `(user_key, seq)` is new to this memtable.
+    pub fn insert(&self, user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
+        let size = user_key.len() + TRAILER_LEN + value.len() + ENTRY_OVERHEAD;
+        self.map.insert(InternalKey::new(user_key, seq, kind), value.to_vec());
+        self.approximate_size.fetch_add(size, Ordering::Relaxed);
+    }
+
+    /// The newest version of `user_key` with sequence number `<= seq`, tombstones included.
+    pub fn get(&self, user_key: &[u8], seq: SeqNo) -> Option<Found> {
+        let seek = InternalKey::seek_key(user_key, seq);
+        let entry = self.map.lower_bound(Bound::Included(&seek))?;
+        let k = entry.key();
+        if k.user_key() != user_key {
+            return None;
+        }
+        Some(Found { seq: k.seq(), kind: k.kind()?, value: entry.value().clone() })
+    }
+
+    /// Bytes used, approximately (keys, values and per-entry overhead).
+    pub fn approximate_size(&self) -> usize {
+        self.approximate_size.load(Ordering::Relaxed)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when nothing was inserted.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// An iterator over every entry; it keeps the memtable alive.
+    pub fn iter(self: &Arc<Self>) -> MemTableIterator {
+        MemTableIterator { mem: self.clone(), current: None }
+    }
+}
+
+/// An [`InternalIterator`] over a memtable.
+///
+/// It holds the current entry's key and value by value and re-finds its neighbours with an
+/// `O(log n)` skiplist search per step; entries inserted concurrently may or may not be seen,
+/// which is harmless because readers filter by sequence number.
+pub struct MemTableIterator {
+    mem: Arc<MemTable>,
+    current: Option<(InternalKey, Vec<u8>)>,
+}
+
+impl MemTableIterator {
+    fn set(&mut self, e: Option<crossbeam_skiplist::map::Entry<'_, InternalKey, Vec<u8>>>) {
+        self.current = e.map(|e| (e.key().clone(), e.value().clone()));
+    }
+}
+
+impl InternalIterator for MemTableIterator {
+    fn valid(&self) -> bool {
+        self.current.is_some()
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        let mem = self.mem.clone();
+        self.set(mem.map.front());
+        Ok(())
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        let mem = self.mem.clone();
+        self.set(mem.map.back());
+        Ok(())
+    }
+
+    fn seek(&mut self, target: &[u8]) -> Result<()> {
+        let mem = self.mem.clone();
+        let t = InternalKey::from_encoded(target.to_vec());
+        self.set(mem.map.lower_bound(Bound::Included(&t)));
+        Ok(())
+    }
+
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        let mem = self.mem.clone();
+        let t = InternalKey::from_encoded(target.to_vec());
+        self.set(mem.map.upper_bound(Bound::Included(&t)));
+        Ok(())
+    }
+
+    fn next(&mut self) -> Result<()> {
+        let mem = self.mem.clone();
+        let next = match &self.current {
+            Some((k, _)) => mem.map.lower_bound(Bound::Excluded(k)),
+            None => None,
+        };
+        self.set(next);
+        Ok(())
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        let mem = self.mem.clone();
+        let prev = match &self.current {
+            Some((k, _)) => mem.map.upper_bound(Bound::Excluded(k)),
+            None => None,
+        };
+        self.set(prev);
+        Ok(())
+    }
+
+    fn key(&self) -> &[u8] {
+        self.current.as_ref().map(|(k, _)| k.encoded()).unwrap_or(&[])
+    }
+
+    fn value(&self) -> &[u8] {
+        self.current.as_ref().map(|(_, v)| v.as_slice()).unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_sees_newest_visible_version() {
+        let m = MemTable::new(1);
+        m.insert(b"k", 1, ValueKind::Put, b"v1");
+        m.insert(b"k", 3, ValueKind::Put, b"v3");
+        m.insert(b"k", 5, ValueKind::Delete, b"");
+        m.insert(b"kk", 2, ValueKind::Put, b"x");
+        assert_eq!(m.get(b"k", 0), None);
+        assert_eq!(m.get(b"k", 2).unwrap().value, b"v1");
+        assert_eq!(m.get(b"k", 4).unwrap().value, b"v3");
+        assert_eq!(m.get(b"k", 9).unwrap().kind, ValueKind::Delete);
+        assert_eq!(m.get(b"j", 9), None);
+        assert!(m.approximate_size() > 0);
+    }
+
+    #[test]
+    fn iterates_both_ways() {
+        let m = Arc::new(MemTable::new(1));
+        for (i, k) in [b"a", b"b", b"c"].iter().enumerate() {
+            m.insert(*k, i as u64 + 1, ValueKind::Put, *k);
+        }
+        let mut it = m.iter();
+        it.seek_to_first().unwrap();
+        let mut fwd = Vec::new();
+        while it.valid() {
+            fwd.push(kvd_base::key::user_key(it.key()).to_vec());
+            it.next().unwrap();
+        }
+        assert_eq!(fwd, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        it.seek_to_last().unwrap();
+        assert_eq!(it.value(), b"c");
+        it.prev().unwrap();
+        assert_eq!(it.value(), b"b");
+        it.seek_for_prev(InternalKey::new(b"bz", 0, ValueKind::Put).encoded()).unwrap();
+        assert_eq!(it.value(), b"b");
+        it.seek(InternalKey::new(b"bz", 0, ValueKind::Put).encoded()).unwrap();
+        assert_eq!(it.value(), b"c");
+    }
+}
