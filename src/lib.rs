@@ -1,1 +1,34 @@
-//! kvd
+//! kvd: an LSM-tree persistent key-value store.
+//!
+//! Writes go to a write-ahead log and a concurrent skiplist memtable, which flushes to sorted
+//! SSTables with bloom filters. Sequence numbers give snapshots; TTLs give expiring keys.
+//! Open a [`Db`] with [`Options`], then `put`, `get`, `delete`, `write` a [`WriteBatch`],
+//! iterate with [`Db::scan`] or [`Db::iter`], and read at a [`Snapshot`].
+//!
+//! ```
+//! use kvd::{Db, Options, WriteBatch};
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path(), Options::default()).unwrap();
+//! let mut batch = WriteBatch::new();
+//! batch.put("user/1", "ada").put("user/2", "grace").delete("user/0");
+//! db.write(batch).unwrap();
+//! let snap = db.snapshot();
+//! db.put(b"user/1", b"lovelace").unwrap();
+//! let users: Vec<_> = db.prefix_scan(b"user/").map(|r| r.unwrap().1).collect();
+//! assert_eq!(users, vec![b"lovelace".to_vec(), b"grace".to_vec()]);
+//! let old = db.get_opt(b"user/1", &kvd::ReadOptions { snapshot: Some(&snap), ..Default::default() }).unwrap();
+//! assert_eq!(old.as_deref(), Some(&b"ada"[..]));
+//! ```
+//!
+//! The engine (`db`) never depends on the typed-value and transaction layers built above it.
+#![deny(missing_docs)]
+
+mod batch;
+pub mod db;
+mod error;
+pub mod options;
+
+pub use batch::{decode_record, BatchOp, LoggedEntry, WriteBatch};
+pub use db::{prefix_successor, Db, DbIterator, LevelStats, Scan, Snapshot, Stats};
+pub use error::{Error, Result};
+pub use options::{Compression, Options, ReadOptions, RecoveryMode, SyncPolicy, TableOptions, WriteOptions};

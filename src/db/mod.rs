@@ -1,0 +1,278 @@
+//! The engine: open and recovery, the write path, flush, reads, iterators and snapshots.
+//!
+//! This module must never import `crate::model` or `crate::txn`: they build on it.
+
+mod flush;
+mod iter;
+mod open;
+mod read;
+mod snapshot;
+mod stats;
+mod super_version;
+mod table_cache;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use kvd_base::fs::{FileLock, FsRef};
+use kvd_base::SeqNo;
+use kvd_lsm::manifest::{ManifestState, ManifestWriter};
+use kvd_wal::Wal;
+use parking_lot::{Condvar, Mutex};
+
+pub use iter::{DbIterator, Scan};
+pub use snapshot::Snapshot;
+pub use stats::{LevelStats, Stats};
+
+use crate::batch::WriteBatch;
+use crate::options::{Options, ReadOptions, WriteOptions};
+use crate::{Error, Result};
+use snapshot::SnapshotList;
+use stats::Counters;
+use super_version::SuperVersion;
+use table_cache::TableCache;
+use write::WriteQueue;
+
+/// The manifest and the state it describes; its mutex also serialises every change of the
+/// [`SuperVersion`], so a memtable switch and a flush never overwrite each other's swap.
+pub(crate) struct VersionSet {
+    pub manifest: ManifestWriter,
+    pub state: ManifestState,
+}
+
+#[derive(Default)]
+pub(crate) struct BgState {
+    pub shutdown: bool,
+}
+
+pub(crate) struct DbInner {
+    pub dir: PathBuf,
+    pub opts: Options,
+    pub fs: FsRef,
+    pub lock: Mutex<Option<Box<dyn FileLock>>>,
+    pub sv: ArcSwap<SuperVersion>,
+    pub vs: Mutex<VersionSet>,
+    pub next_file_number: AtomicU64,
+    /// Last sequence number handed out (only the commit leader advances it).
+    pub last_seq: AtomicU64,
+    /// Last sequence number readers may see; advanced after the memtable holds the entries.
+    pub visible_seq: AtomicU64,
+    pub wal: Wal,
+    pub writers: WriteQueue,
+    pub tables: TableCache,
+    pub snapshots: Arc<SnapshotList>,
+    pub bg: Mutex<BgState>,
+    pub bg_cv: Condvar,
+    pub poison: Mutex<Option<String>>,
+    pub closed: AtomicBool,
+    pub counters: Counters,
+}
+
+impl DbInner {
+    /// Refuses writes once poisoned or closed.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if let Some(reason) = self.poison.lock().as_ref() {
+            return Err(Error::Poisoned(reason.clone()));
+        }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// Records a failure after which acknowledged state may be in doubt; writes stop.
+    pub(crate) fn set_poison(&self, what: &str, e: &Error) -> Error {
+        let reason = format!("{what}: {e}");
+        tracing::error!(%reason, "database poisoned");
+        self.poison.lock().get_or_insert(reason.clone());
+        self.bg_cv.notify_all();
+        Error::Poisoned(reason)
+    }
+
+    fn is_poisoned(&self) -> bool {
+        self.poison.lock().is_some()
+    }
+
+    pub(crate) fn now_millis(&self) -> u64 {
+        self.opts.clock.now_millis()
+    }
+}
+
+/// An open kvd database. Cheap to share across threads behind an `Arc` (every method takes
+/// `&self`); dropping the last handle closes it as [`Db::close`] does.
+///
+/// ```
+/// use kvd::{Db, Options};
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = Db::open(dir.path(), Options::default()).unwrap();
+/// db.put(b"hello", b"world").unwrap();
+/// assert_eq!(db.get(b"hello").unwrap().as_deref(), Some(&b"world"[..]));
+/// db.close().unwrap();
+/// ```
+pub struct Db {
+    inner: Arc<DbInner>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Db {
+    /// Opens (or creates, per [`Options::create_if_missing`]) the database in `path`,
+    /// replaying its manifest and every live write-ahead log. Fails with [`Error::Locked`] if
+    /// another handle, in this process or another, has it open.
+    pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        let inner = Arc::new(open::open(path.as_ref(), opts)?);
+        let flusher = flush::spawn(inner.clone());
+        Ok(Db { inner, flusher: Mutex::new(Some(flusher)) })
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        self.write(b).map(|_| ())
+    }
+
+    /// Sets `key` to `value`, expiring `ttl` from now.
+    pub fn put_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put_with_ttl(key, value, ttl);
+        self.write(b).map(|_| ())
+    }
+
+    /// Removes `key` (a no-op if absent).
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete(key);
+        self.write(b).map(|_| ())
+    }
+
+    /// Applies `batch` atomically with default write options; returns the sequence number of
+    /// its last entry.
+    pub fn write(&self, batch: WriteBatch) -> Result<SeqNo> {
+        self.write_opt(batch, WriteOptions::default())
+    }
+
+    /// Applies `batch` atomically: once this returns `Ok` the whole batch is visible, and
+    /// durable as the sync policy (or `opts.sync`) promises; on error none of it is visible.
+    pub fn write_opt(&self, batch: WriteBatch, opts: WriteOptions) -> Result<SeqNo> {
+        write::write(&self.inner, batch, opts)
+    }
+
+    /// The value of `key`, or `None` if it is absent, deleted or expired.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_opt(key, &ReadOptions::default())
+    }
+
+    /// The value of `key` as of `opts.snapshot` (or now).
+    pub fn get_opt(&self, key: &[u8], opts: &ReadOptions<'_>) -> Result<Option<Vec<u8>>> {
+        let seq = self.read_seq(opts);
+        read::get(&self.inner, key, seq)
+    }
+
+    /// A cursor over the keys in `opts`' bounds, as of `opts.snapshot` (or now). It pins the
+    /// memtables and files it reads, so concurrent flushes never disturb it.
+    pub fn iter(&self, opts: &ReadOptions<'_>) -> DbIterator {
+        let seq = self.read_seq(opts);
+        DbIterator::new(&self.inner, seq, opts.lower_bound.clone(), opts.upper_bound.clone())
+    }
+
+    /// Entries with `lower <= key < upper` in ascending order (bounds optional).
+    pub fn scan(&self, lower: Option<&[u8]>, upper: Option<&[u8]>) -> Scan {
+        self.scan_opt(lower, upper, false, None)
+    }
+
+    /// Entries with `lower <= key < upper`, descending when `reverse`, as of `snapshot`.
+    pub fn scan_opt(&self, lower: Option<&[u8]>, upper: Option<&[u8]>, reverse: bool, snapshot: Option<&Snapshot>) -> Scan {
+        let opts = ReadOptions { snapshot, lower_bound: lower.map(<[u8]>::to_vec), upper_bound: upper.map(<[u8]>::to_vec) };
+        Scan::new(self.iter(&opts), reverse)
+    }
+
+    /// Entries whose key starts with `prefix`, ascending.
+    pub fn prefix_scan(&self, prefix: &[u8]) -> Scan {
+        let upper = prefix_successor(prefix);
+        self.scan(Some(prefix), upper.as_deref())
+    }
+
+    /// A snapshot of the current state.
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.snapshots.register(self.inner.visible_seq.load(Ordering::Acquire))
+    }
+
+    /// The latest visible sequence number.
+    pub fn latest_seqno(&self) -> SeqNo {
+        self.inner.visible_seq.load(Ordering::Acquire)
+    }
+
+    /// Flushes the active memtable to an L0 table and waits until every immutable memtable
+    /// is flushed.
+    pub fn flush(&self) -> Result<()> {
+        flush::flush_and_wait(&self.inner)
+    }
+
+    /// Fsyncs the write-ahead log: every write acknowledged so far becomes durable.
+    pub fn sync_wal(&self) -> Result<()> {
+        self.inner.wal.sync().map_err(|e| self.inner.set_poison("wal sync", &e.into()))
+    }
+
+    /// Counters and shape of the engine.
+    pub fn stats(&self) -> Stats {
+        read::stats(&self.inner)
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Closes cleanly: refuses new writes, waits for in-flight ones, syncs the log, stops the
+    /// background thread and releases the directory lock. Idempotent.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.writers.wait_idle();
+        let synced = if self.inner.is_poisoned() { Ok(()) } else { self.inner.wal.close().map_err(Error::from) };
+        self.inner.bg.lock().shutdown = true;
+        self.inner.bg_cv.notify_all();
+        if let Some(h) = self.flusher.lock().take() {
+            let _ = h.join();
+        }
+        self.inner.lock.lock().take();
+        synced
+    }
+
+    fn read_seq(&self, opts: &ReadOptions<'_>) -> SeqNo {
+        match opts.snapshot {
+            Some(s) => s.seq(),
+            None => self.inner.visible_seq.load(Ordering::Acquire),
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::warn!(error = %e, "error closing database on drop");
+        }
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, or `None` if there is
+/// none (the prefix is empty or all `0xff`).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xff {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

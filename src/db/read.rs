@@ -1,0 +1,87 @@
+//! Point reads and the stats report.
+
+use std::sync::atomic::Ordering;
+
+use kvd_base::key::{decode_expiring_value, parse_internal_key, ValueKind};
+use kvd_base::SeqNo;
+use kvd_lsm::version::NUM_LEVELS;
+
+use super::stats::{Counters, LevelStats, Stats};
+use super::DbInner;
+use crate::{Error, Result};
+
+/// The newest entry for a key visible at some sequence number: its kind and stored value.
+pub(crate) struct Entry {
+    pub kind: ValueKind,
+    pub value: Vec<u8>,
+}
+
+/// Finds the newest version of `key` with sequence number `<= seq`: memtable, immutable
+/// memtables newest first, then tables newest first. Tombstones are returned, not skipped.
+pub(crate) fn lookup(db: &DbInner, key: &[u8], seq: SeqNo) -> Result<Option<Entry>> {
+    let sv = db.sv.load_full();
+    for mem in std::iter::once(&sv.mem).chain(sv.imms.iter()) {
+        if let Some(f) = mem.get(key, seq) {
+            return Ok(Some(Entry { kind: f.kind, value: f.value }));
+        }
+    }
+    for file in sv.version.files_for_key(key) {
+        if file.smallest_seqno > seq {
+            continue;
+        }
+        let table = db.tables.get(file.number)?;
+        if let Some((ikey, value)) = table.get(key, seq)? {
+            let parsed = parse_internal_key(&ikey).map_err(|e| Error::from(e.in_file(table.file_name(), 0)))?;
+            return Ok(Some(Entry { kind: parsed.kind, value }));
+        }
+    }
+    Ok(None)
+}
+
+/// Resolves an entry to the user's value: `None` for tombstones and expired values.
+pub(crate) fn visible_value(entry: Entry, now_millis: u64) -> Result<Option<Vec<u8>>> {
+    match entry.kind {
+        ValueKind::Delete => Ok(None),
+        ValueKind::Put => Ok(Some(entry.value)),
+        ValueKind::PutWithExpiry => {
+            let (expires, value) = decode_expiring_value(&entry.value).map_err(|e| Error::from(e.in_file("value", 0)))?;
+            Ok((expires > now_millis).then(|| value.to_vec()))
+        }
+    }
+}
+
+pub(crate) fn get(db: &DbInner, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
+    Counters::add(&db.counters.gets, 1);
+    match lookup(db, key, seq)? {
+        Some(e) => visible_value(e, db.now_millis()),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn stats(db: &DbInner) -> Stats {
+    let sv = db.sv.load_full();
+    let c = &db.counters;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let (hits, misses) = db.tables.block_cache().map_or((0, 0), |bc| (bc.hits(), bc.misses()));
+    Stats {
+        sequence: db.visible_seq.load(Ordering::Acquire),
+        memtable_bytes: sv.mem.approximate_size() as u64,
+        immutable_memtables: sv.imms.len(),
+        levels: (0..NUM_LEVELS)
+            .map(|l| LevelStats { files: sv.version.files(l).len(), bytes: sv.version.level_bytes(l) })
+            .collect(),
+        writes: get(&c.writes),
+        write_groups: get(&c.write_groups),
+        wal_bytes: db.wal.bytes_written(),
+        wal_syncs: db.wal.syncs(),
+        flushes: get(&c.flushes),
+        flush_bytes: get(&c.flush_bytes),
+        stall_slowdowns: get(&c.slowdowns),
+        stall_stops: get(&c.stops),
+        stall_micros: get(&c.stall_micros),
+        gets: get(&c.gets),
+        block_cache_hits: hits,
+        block_cache_misses: misses,
+        live_snapshots: db.snapshots.count(),
+    }
+}

@@ -1,0 +1,144 @@
+//! Unit tests of the engine through its public API on the in-memory file system.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kvd_base::clock::MockClock;
+use kvd_base::fs::MemFs;
+
+use crate::{Db, Error, Options, ReadOptions, WriteBatch};
+
+fn mem_opts(fs: &MemFs) -> Options {
+    Options { fs: Arc::new(fs.clone()), write_buffer_size: 4 << 10, ..Options::default() }
+}
+
+fn keys(scan: crate::Scan) -> Vec<String> {
+    scan.map(|r| String::from_utf8(r.unwrap().0).unwrap()).collect()
+}
+
+#[test]
+fn put_get_delete_and_reopen() {
+    let fs = MemFs::new();
+    let dir = Path::new("/db");
+    {
+        let db = Db::open(dir, mem_opts(&fs)).unwrap();
+        db.put(b"a", b"1").unwrap();
+        db.put(b"b", b"2").unwrap();
+        db.delete(b"a").unwrap();
+        assert_eq!(db.get(b"a").unwrap(), None);
+        assert_eq!(db.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
+        db.close().unwrap();
+    }
+    let db = Db::open(dir, mem_opts(&fs)).unwrap();
+    assert_eq!(db.get(b"a").unwrap(), None);
+    assert_eq!(db.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
+    assert_eq!(db.latest_seqno(), 3);
+}
+
+#[test]
+fn flushes_and_reads_across_memtables_and_tables() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", mem_opts(&fs)).unwrap();
+    for i in 0..2000u32 {
+        db.put(format!("k{i:05}").as_bytes(), format!("v{i}").as_bytes()).unwrap();
+    }
+    for i in (0..2000u32).step_by(3) {
+        db.delete(format!("k{i:05}").as_bytes()).unwrap();
+    }
+    db.flush().unwrap();
+    let st = db.stats();
+    assert!(st.flushes > 1, "{st:?}");
+    assert!(st.levels[0].files > 1);
+    for i in 0..2000u32 {
+        let want = (i % 3 != 0).then(|| format!("v{i}").into_bytes());
+        assert_eq!(db.get(format!("k{i:05}").as_bytes()).unwrap(), want, "key {i}");
+    }
+    let fwd = keys(db.scan(None, None));
+    assert_eq!(fwd.len(), 2000 - 667);
+    let mut rev = keys(db.scan_opt(None, None, true, None));
+    rev.reverse();
+    assert_eq!(fwd, rev);
+    let bounded = keys(db.scan(Some(b"k00010"), Some(b"k00020")));
+    assert_eq!(bounded, vec!["k00010", "k00011", "k00013", "k00014", "k00016", "k00017", "k00019"]);
+    let back = keys(db.scan_opt(Some(b"k00010"), Some(b"k00020"), true, None));
+    assert_eq!(back.first().map(String::as_str), Some("k00019"));
+    assert_eq!(back.len(), 7);
+}
+
+#[test]
+fn iterator_switches_direction() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", mem_opts(&fs)).unwrap();
+    for k in ["a", "b", "c", "d"] {
+        db.put(k.as_bytes(), k.as_bytes()).unwrap();
+    }
+    db.delete(b"c").unwrap();
+    let mut it = db.iter(&ReadOptions::default());
+    it.seek(b"b");
+    assert_eq!(it.key(), b"b");
+    it.next();
+    assert_eq!(it.key(), b"d");
+    it.prev();
+    assert_eq!(it.key(), b"b");
+    it.prev();
+    assert_eq!(it.key(), b"a");
+    it.prev();
+    assert!(!it.valid());
+    it.seek_for_prev(b"c");
+    assert_eq!(it.key(), b"b");
+    it.seek_to_last();
+    assert_eq!(it.key(), b"d");
+}
+
+#[test]
+fn snapshots_read_old_state_across_flush() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", mem_opts(&fs)).unwrap();
+    db.put(b"k", b"old").unwrap();
+    let snap = db.snapshot();
+    db.put(b"k", b"new").unwrap();
+    db.put(b"k2", b"x").unwrap();
+    db.flush().unwrap();
+    let at = ReadOptions { snapshot: Some(&snap), ..Default::default() };
+    assert_eq!(db.get_opt(b"k", &at).unwrap().as_deref(), Some(&b"old"[..]));
+    assert_eq!(db.get_opt(b"k2", &at).unwrap(), None);
+    assert_eq!(keys(db.scan_opt(None, None, false, Some(&snap))), vec!["k"]);
+    assert_eq!(db.stats().live_snapshots, 1);
+    drop(snap);
+    assert_eq!(db.stats().live_snapshots, 0);
+}
+
+#[test]
+fn ttl_expires_with_the_clock() {
+    let fs = MemFs::new();
+    let clock = Arc::new(MockClock::new(1_000_000));
+    let db = Db::open("/db", Options { clock: clock.clone(), ..mem_opts(&fs) }).unwrap();
+    db.put_with_ttl(b"t", b"v", Duration::from_secs(10)).unwrap();
+    assert!(db.get(b"t").unwrap().is_some());
+    clock.advance(10_000);
+    assert_eq!(db.get(b"t").unwrap(), None);
+    assert!(keys(db.scan(None, None)).is_empty());
+}
+
+#[test]
+fn batches_are_atomic_and_limits_are_errors() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", Options { max_key_size: 8, max_value_size: 8, ..mem_opts(&fs) }).unwrap();
+    let mut b = WriteBatch::new();
+    b.put("ok", "1").put("toolongkey", "2");
+    assert!(matches!(db.write(b), Err(Error::InvalidArgument(_))));
+    assert_eq!(db.get(b"ok").unwrap(), None);
+    assert!(matches!(db.put(b"", b"x"), Err(Error::InvalidArgument(_))));
+    assert!(matches!(db.put(b"k", b"123456789"), Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn second_opener_is_locked_out() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", mem_opts(&fs)).unwrap();
+    assert!(matches!(Db::open("/db", mem_opts(&fs)), Err(Error::Locked(_))));
+    db.close().unwrap();
+    assert!(matches!(db.put(b"a", b"b"), Err(Error::Closed)));
+    Db::open("/db", mem_opts(&fs)).unwrap();
+}

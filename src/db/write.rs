@@ -1,0 +1,229 @@
+//! The write path: a queue of writers with group commit.
+//!
+//! Writers enqueue; the writer at the front is the leader. It takes the writers queued behind
+//! it as one group, makes room (switching a full memtable, stalling on too many immutable
+//! memtables or L0 files), appends ONE log record for the whole group, syncs at most once,
+//! inserts every entry into the memtable, publishes the group's last sequence number, and
+//! wakes the followers. Because only the leader does this, sequence numbers are assigned and
+//! published in commit order, and a group is visible all at once.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kvd_base::SeqNo;
+use parking_lot::{Condvar, Mutex};
+
+use super::stats::Counters;
+use super::DbInner;
+use crate::batch::{stored_entries, RecordEncoder, WriteBatch};
+use crate::options::WriteOptions;
+use crate::{Error, Result};
+
+/// Largest group the leader assembles, in approximate bytes.
+const MAX_GROUP_BYTES: usize = 1 << 20;
+
+struct PendingWrite {
+    batch: WriteBatch,
+    sync: bool,
+    /// A placeholder holding the queue for `run_exclusive`, never part of a group.
+    exclusive: bool,
+    /// Set by the leader under the queue lock; `Some` means done.
+    result: Mutex<Option<Result<SeqNo>>>,
+}
+
+/// Writers waiting to commit, front first.
+#[derive(Default)]
+pub(crate) struct WriteQueue {
+    queue: Mutex<VecDeque<Arc<PendingWrite>>>,
+    cv: Condvar,
+}
+
+impl WriteQueue {
+    /// Blocks until no writer is queued or committing.
+    pub(crate) fn wait_idle(&self) {
+        let mut q = self.queue.lock();
+        while !q.is_empty() {
+            self.cv.wait_for(&mut q, Duration::from_millis(10));
+        }
+    }
+}
+
+fn validate(db: &DbInner, batch: &WriteBatch) -> Result<()> {
+    for op in batch.ops() {
+        let key = op.key();
+        if key.is_empty() {
+            return Err(Error::InvalidArgument("key must not be empty".into()));
+        }
+        if key.len() > db.opts.max_key_size {
+            return Err(Error::InvalidArgument(format!(
+                "key of {} bytes exceeds max_key_size {}",
+                key.len(),
+                db.opts.max_key_size
+            )));
+        }
+        if let Some(v) = op.value() {
+            if v.len() > db.opts.max_value_size {
+                return Err(Error::InvalidArgument(format!(
+                    "value of {} bytes exceeds max_value_size {}",
+                    v.len(),
+                    db.opts.max_value_size
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn write(db: &Arc<DbInner>, batch: WriteBatch, opts: WriteOptions) -> Result<SeqNo> {
+    validate(db, &batch)?;
+    db.check_writable()?;
+    if batch.is_empty() {
+        return Ok(db.visible_seq.load(Ordering::Acquire));
+    }
+    let me = Arc::new(PendingWrite { batch, sync: opts.sync, exclusive: false, result: Mutex::new(None) });
+    let mut q = db.writers.queue.lock();
+    q.push_back(me.clone());
+    loop {
+        if let Some(r) = me.result.lock().take() {
+            return r;
+        }
+        if q.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
+            break;
+        }
+        db.writers.cv.wait(&mut q);
+    }
+    // Leader: take a group from the front, bounded so a small write is not stuck behind a
+    // huge group (LevelDB's rule).
+    let first_size = me.batch.approximate_size();
+    let limit = if first_size <= 128 << 10 { first_size + (128 << 10) } else { MAX_GROUP_BYTES };
+    let mut group = Vec::new();
+    let mut bytes = 0;
+    for w in q.iter() {
+        if w.exclusive || (!group.is_empty() && bytes + w.batch.approximate_size() > limit) {
+            break;
+        }
+        bytes += w.batch.approximate_size();
+        group.push(w.clone());
+    }
+    drop(q);
+
+    let result = commit_group(db, &group);
+
+    let mut q = db.writers.queue.lock();
+    for (i, w) in group.iter().enumerate() {
+        q.pop_front();
+        if i > 0 {
+            let r = match &result {
+                Ok(seqs) => Ok(seqs[i]),
+                Err(e) => Err(follower_error(e)),
+            };
+            *w.result.lock() = Some(r);
+        }
+    }
+    db.writers.cv.notify_all();
+    drop(q);
+    result.map(|seqs| seqs[0])
+}
+
+/// Followers get an equivalent error; I/O errors poison the database, so they say so.
+fn follower_error(e: &Error) -> Error {
+    match e {
+        Error::Closed => Error::Closed,
+        Error::Poisoned(r) => Error::Poisoned(r.clone()),
+        other => Error::Poisoned(other.to_string()),
+    }
+}
+
+/// Commits `group`; returns each writer's last sequence number.
+fn commit_group(db: &Arc<DbInner>, group: &[Arc<PendingWrite>]) -> Result<Vec<SeqNo>> {
+    db.check_writable()?;
+    make_room(db)?;
+    let now = db.now_millis();
+    let first = db.last_seq.load(Ordering::Acquire) + 1;
+    let bytes: usize = group.iter().map(|w| w.batch.approximate_size()).sum();
+    let mut enc = RecordEncoder::new(first, bytes);
+    let mut last_seqs = Vec::with_capacity(group.len());
+    for w in group {
+        enc.add(&w.batch, now);
+        last_seqs.push(first + u64::from(enc.count()) - 1);
+    }
+    let count = u64::from(enc.count());
+    let record = enc.finish();
+    let sync = group.iter().any(|w| w.sync);
+    db.wal.append(&record, sync).map_err(|e| db.set_poison("write-ahead log append", &e.into()))?;
+
+    let mem = db.sv.load().mem.clone();
+    let mut seq = first;
+    for w in group {
+        for (kind, key, value) in stored_entries(&w.batch, now) {
+            mem.insert(key, seq, kind, &value);
+            seq += 1;
+        }
+    }
+    let last = first + count - 1;
+    db.last_seq.store(last, Ordering::Release);
+    db.visible_seq.store(last, Ordering::Release);
+    Counters::add(&db.counters.writes, group.len() as u64);
+    Counters::add(&db.counters.write_groups, 1);
+    Ok(last_seqs)
+}
+
+/// Ensures the active memtable has room, switching it when full and stalling while too many
+/// immutable memtables or L0 files wait for background work. Leader only.
+fn make_room(db: &Arc<DbInner>) -> Result<()> {
+    let mut slowed = false;
+    let started = Instant::now();
+    let mut stalled = false;
+    loop {
+        db.check_writable()?;
+        let sv = db.sv.load_full();
+        let l0 = sv.version.files(0).len();
+        if l0 >= db.opts.l0_stop_writes_trigger && super::flush::compaction_can_help(db) {
+            stalled = true;
+            Counters::add(&db.counters.stops, 1);
+            super::flush::wait_for_background(db, Duration::from_millis(100));
+            continue;
+        }
+        if l0 >= db.opts.l0_slowdown_writes_trigger && !slowed && super::flush::compaction_can_help(db) {
+            slowed = true;
+            Counters::add(&db.counters.slowdowns, 1);
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        if sv.mem.approximate_size() < db.opts.write_buffer_size {
+            break;
+        }
+        if sv.imms.len() >= db.opts.max_immutable_memtables {
+            stalled = true;
+            Counters::add(&db.counters.stops, 1);
+            super::flush::wait_for_background(db, Duration::from_millis(100));
+            continue;
+        }
+        super::flush::switch_memtable(db)?;
+    }
+    if stalled || slowed {
+        Counters::add(&db.counters.stall_micros, started.elapsed().as_micros() as u64);
+    }
+    Ok(())
+}
+
+impl WriteQueue {
+    /// Runs `f` while holding the front of the write queue, so no commit runs concurrently
+    /// (used to switch memtables outside the write path, as `flush()` does).
+    pub(crate) fn run_exclusive<T>(&self, f: impl FnOnce() -> T) -> T {
+        let me = Arc::new(PendingWrite { batch: WriteBatch::new(), sync: false, exclusive: true, result: Mutex::new(None) });
+        let mut q = self.queue.lock();
+        q.push_back(me.clone());
+        while !q.front().is_some_and(|w| Arc::ptr_eq(w, &me)) {
+            self.cv.wait(&mut q);
+        }
+        drop(q);
+        let out = f();
+        let mut q = self.queue.lock();
+        q.pop_front();
+        self.cv.notify_all();
+        out
+    }
+}
