@@ -8,10 +8,12 @@
 //! `kvd-compaction` or the engine: compaction policy sits above it and drives it.
 #![deny(missing_docs)]
 
+pub mod cache;
 mod error;
 pub mod iter;
 pub mod manifest;
 pub mod memtable;
+pub mod sstable;
 pub mod version;
 
 pub use error::{Error, Result};
