@@ -32,6 +32,9 @@ pub enum Error {
     /// An error of the write-ahead log.
     #[error(transparent)]
     Wal(#[from] kvd_wal::Error),
+    /// An error of a compaction run.
+    #[error(transparent)]
+    Compaction(#[from] kvd_compaction::Error),
     /// An error of the LSM structures.
     #[error(transparent)]
     Lsm(#[from] kvd_lsm::Error),
@@ -44,6 +47,7 @@ impl Error {
             Error::Base(e) => e.is_corruption(),
             Error::Wal(e) => e.is_corruption(),
             Error::Lsm(e) => e.is_corruption(),
+            Error::Compaction(e) => e.is_corruption(),
             _ => false,
         }
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use kvd_base::clock::{Clock, SystemClock};
 use kvd_base::fs::{FsRef, StdFs};
+pub use kvd_compaction::CompactionConfig;
 pub use kvd_lsm::sstable::{Compression, TableOptions};
 pub use kvd_wal::{RecoveryMode, SyncPolicy};
 
@@ -30,6 +31,15 @@ pub struct Options {
     pub recovery_mode: RecoveryMode,
     /// SSTable layout: block size, restart interval, bloom bits, compression.
     pub table: TableOptions,
+    /// Levelled compaction settings (L0 trigger, level sizes, target file size).
+    pub compaction: CompactionConfig,
+    /// Background compaction threads (default 1).
+    pub max_background_compactions: usize,
+    /// Turn off automatic compaction (manual `compact_range` still works; L0 write stalls are
+    /// then not applied, since nothing would end them).
+    pub disable_auto_compactions: bool,
+    /// How often idle compaction threads wake to look for expired data (default 1 s).
+    pub ttl_check_interval: std::time::Duration,
     /// Bytes of decoded blocks cached in memory (default 64 MiB; 0 disables).
     pub block_cache_bytes: u64,
     /// Largest key accepted, in bytes (default 64 KiB).
@@ -54,6 +64,10 @@ impl Default for Options {
             sync_policy: SyncPolicy::default(),
             recovery_mode: RecoveryMode::default(),
             table: TableOptions::default(),
+            compaction: CompactionConfig::default(),
+            max_background_compactions: 1,
+            disable_auto_compactions: false,
+            ttl_check_interval: std::time::Duration::from_secs(1),
             block_cache_bytes: 64 << 20,
             max_key_size: 64 << 10,
             max_value_size: 64 << 20,

@@ -1,1 +1,27 @@
-//! placeholder
+//! `kvd-compaction`: levelled compaction, RocksDB-style.
+//!
+//! - [`pick`] is a pure function of a [`Version`](kvd_lsm::version::Version) and a
+//!   [`CompactionConfig`]: it returns a [`CompactionTask`] describing what to merge, or a
+//!   trivial move, and does no I/O (so it is tested with golden cases and a simulator).
+//! - [`retention`] decides which versions, tombstones and expired entries an output keeps.
+//! - [`execute`] turns a task's merged input into new table files; the engine then lands them
+//!   as one `VersionEdit`.
+//!
+//! This crate depends on `kvd-base` and `kvd-lsm` only; it must never depend on the engine
+//! (`kvd`), the write-ahead log or the server.
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+mod executor;
+mod level_targets;
+mod picker;
+pub mod retention;
+mod task;
+
+pub use config::CompactionConfig;
+pub use error::{Error, Result};
+pub use executor::{execute, CompactionOutput, ExecuteParams};
+pub use level_targets::LevelTargets;
+pub use picker::{pick, pick_manual, PickContext};
+pub use task::{CompactionReason, CompactionTask};

@@ -13,7 +13,7 @@ use kvd_base::file_names::{parse_file_name, table_path, FileKind};
 use kvd_base::fs::Fs;
 use kvd_lsm::iter::InternalIterator;
 use kvd_lsm::memtable::MemTable;
-use kvd_lsm::sstable::{TableBuilder, TableOptions, TableProperties};
+use kvd_lsm::sstable::{TableBuilder, TableOptions};
 use kvd_lsm::version::{FileMeta, VersionEdit};
 
 use super::stats::Counters;
@@ -57,8 +57,8 @@ pub(crate) fn wait_for_background(db: &DbInner, timeout: Duration) {
 }
 
 /// Whether waiting on L0 triggers can ever end: only when something compacts L0.
-pub(crate) fn compaction_can_help(_db: &DbInner) -> bool {
-    false
+pub(crate) fn compaction_can_help(db: &DbInner) -> bool {
+    !db.opts.disable_auto_compactions
 }
 
 /// Makes the active memtable immutable and starts a new one on a new log. Called by the
@@ -111,22 +111,7 @@ pub(crate) fn write_table(fs: &dyn Fs, db_dir: &std::path::Path, opts: &TableOpt
     }
     let props = builder.finish()?;
     fs.sync_dir(db_dir)?;
-    Ok(Some(file_meta(number, &props)))
-}
-
-/// The manifest's view of a finished table.
-pub(crate) fn file_meta(number: u64, p: &TableProperties) -> FileMeta {
-    FileMeta {
-        number,
-        file_size: p.file_size,
-        smallest: p.smallest_key.clone(),
-        largest: p.largest_key.clone(),
-        smallest_seqno: p.smallest_seqno,
-        largest_seqno: p.largest_seqno,
-        num_entries: p.num_entries,
-        num_deletions: p.num_deletions,
-        earliest_expiry: p.earliest_expiry.unwrap_or(0),
-    }
+    Ok(Some(FileMeta::from_properties(number, &props)))
 }
 
 fn flush_memtable(db: &Arc<DbInner>, imm: &Arc<MemTable>) -> Result<()> {

@@ -2,6 +2,7 @@
 //!
 //! This module must never import `crate::model` or `crate::txn`: they build on it.
 
+mod compact;
 mod flush;
 mod iter;
 mod open;
@@ -70,7 +71,13 @@ pub(crate) struct DbInner {
     pub bg_cv: Condvar,
     pub poison: Mutex<Option<String>>,
     pub closed: AtomicBool,
+    /// Set at close: long-running background work stops early.
+    pub shutting_down: AtomicBool,
     pub counters: Counters,
+    pub compaction: Mutex<compact::CompactionState>,
+    pub levels: compact::LevelCounters,
+    /// Table files replaced in the manifest, deleted once no version in use references them.
+    pub obsolete: Mutex<Vec<Arc<kvd_lsm::version::FileMeta>>>,
 }
 
 impl DbInner {
@@ -116,7 +123,7 @@ impl DbInner {
 /// ```
 pub struct Db {
     inner: Arc<DbInner>,
-    flusher: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Db {
@@ -125,8 +132,11 @@ impl Db {
     /// another handle, in this process or another, has it open.
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
         let inner = Arc::new(open::open(path.as_ref(), opts)?);
-        let flusher = flush::spawn(inner.clone());
-        Ok(Db { inner, flusher: Mutex::new(Some(flusher)) })
+        let mut threads = vec![flush::spawn(inner.clone())];
+        for i in 0..inner.opts.max_background_compactions.max(1) {
+            threads.push(compact::spawn(inner.clone(), i));
+        }
+        Ok(Db { inner, threads: Mutex::new(threads) })
     }
 
     /// Sets `key` to `value`.
@@ -213,6 +223,13 @@ impl Db {
         flush::flush_and_wait(&self.inner)
     }
 
+    /// Compacts every key in `[begin, end]` (either bound open when `None`) down to the last
+    /// level: afterwards deleted and expired data in the range is gone unless a snapshot or
+    /// the history floor still needs it. Flushes the memtable first; blocks until done.
+    pub fn compact_range(&self, begin: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
+        compact::compact_range(&self.inner, begin, end)
+    }
+
     /// Fsyncs the write-ahead log: every write acknowledged so far becomes durable.
     pub fn sync_wal(&self) -> Result<()> {
         self.inner.wal.sync().map_err(|e| self.inner.set_poison("wal sync", &e.into()))
@@ -236,9 +253,10 @@ impl Db {
         }
         self.inner.writers.wait_idle();
         let synced = if self.inner.is_poisoned() { Ok(()) } else { self.inner.wal.close().map_err(Error::from) };
+        self.inner.shutting_down.store(true, Ordering::Release);
         self.inner.bg.lock().shutdown = true;
         self.inner.bg_cv.notify_all();
-        if let Some(h) = self.flusher.lock().take() {
+        for h in self.threads.lock().drain(..) {
             let _ = h.join();
         }
         self.inner.lock.lock().take();

@@ -142,7 +142,11 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         bg_cv: Condvar::new(),
         poison: Mutex::new(None),
         closed: AtomicBool::new(false),
+        shutting_down: AtomicBool::new(false),
         counters: Default::default(),
+        compaction: Mutex::default(),
+        levels: Default::default(),
+        obsolete: Mutex::default(),
         opts,
     })
 }

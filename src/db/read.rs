@@ -68,8 +68,20 @@ pub(crate) fn stats(db: &DbInner) -> Stats {
         memtable_bytes: sv.mem.approximate_size() as u64,
         immutable_memtables: sv.imms.len(),
         levels: (0..NUM_LEVELS)
-            .map(|l| LevelStats { files: sv.version.files(l).len(), bytes: sv.version.level_bytes(l) })
+            .map(|l| LevelStats {
+                files: sv.version.files(l).len(),
+                bytes: sv.version.level_bytes(l),
+                read_bytes: get(&db.levels.read[l]),
+                written_bytes: get(&db.levels.written[l]) + if l == 0 { get(&c.flush_bytes) } else { 0 },
+            })
             .collect(),
+        compactions: get(&db.levels.compactions),
+        trivial_moves: get(&db.levels.trivial_moves),
+        write_amplification: {
+            let flushed = get(&c.flush_bytes);
+            let compacted: u64 = db.levels.written.iter().map(get).sum();
+            if flushed == 0 { 0.0 } else { (flushed + compacted) as f64 / flushed as f64 }
+        },
         writes: get(&c.writes),
         write_groups: get(&c.write_groups),
         wal_bytes: db.wal.bytes_written(),

@@ -23,11 +23,6 @@ impl SnapshotList {
         self.live.lock().keys().copied().collect()
     }
 
-    /// The oldest live snapshot.
-    pub(crate) fn oldest(&self) -> Option<SeqNo> {
-        self.live.lock().keys().next().copied()
-    }
-
     pub(crate) fn count(&self) -> usize {
         self.live.lock().values().sum()
     }

@@ -28,6 +28,10 @@ pub struct LevelStats {
     pub files: usize,
     /// Total bytes of those files.
     pub bytes: u64,
+    /// Bytes compactions read from this level.
+    pub read_bytes: u64,
+    /// Bytes compactions wrote into this level (flushes count for L0).
+    pub written_bytes: u64,
 }
 
 /// A point-in-time report of the engine's state and counters.
@@ -53,6 +57,13 @@ pub struct Stats {
     pub flushes: u64,
     /// Bytes written by flushes.
     pub flush_bytes: u64,
+    /// Compactions run (trivial moves excluded).
+    pub compactions: u64,
+    /// Files moved to the next level by a manifest edit alone.
+    pub trivial_moves: u64,
+    /// Bytes written by flushes and compactions divided by bytes flushed: how many times each
+    /// byte the user wrote was written to tables (0 before the first flush).
+    pub write_amplification: f64,
     /// Write groups delayed because L0 had too many files.
     pub stall_slowdowns: u64,
     /// Times writes had to wait for a flush or compaction.

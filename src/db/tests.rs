@@ -142,3 +142,103 @@ fn second_opener_is_locked_out() {
     assert!(matches!(db.put(b"a", b"b"), Err(Error::Closed)));
     Db::open("/db", mem_opts(&fs)).unwrap();
 }
+
+fn small_tree_opts(fs: &MemFs) -> Options {
+    let mut o = mem_opts(fs);
+    o.compaction.max_bytes_for_level_base = 64 << 10;
+    o.compaction.target_file_size = 16 << 10;
+    o
+}
+
+#[test]
+fn compaction_keeps_l0_bounded_and_data_intact() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", small_tree_opts(&fs)).unwrap();
+    for round in 0..10u32 {
+        for i in 0..500u32 {
+            let k = format!("k{:05}", (i * 7919 + round * 13) % 3000);
+            db.put(k.as_bytes(), format!("v{round}-{i}").as_bytes()).unwrap();
+        }
+    }
+    db.flush().unwrap();
+    db.compact_range(None, None).unwrap();
+    let st = db.stats();
+    assert!(st.compactions > 0, "{st:?}");
+    assert_eq!(st.levels[0].files, 0, "{st:?}");
+    assert!(st.write_amplification >= 1.0);
+    let mut model = std::collections::BTreeMap::new();
+    for round in 0..10u32 {
+        for i in 0..500u32 {
+            model.insert(format!("k{:05}", (i * 7919 + round * 13) % 3000), format!("v{round}-{i}"));
+        }
+    }
+    let got: Vec<(String, String)> = db
+        .scan(None, None)
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap())
+        })
+        .collect();
+    let want: Vec<(String, String)> = model.into_iter().collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn deleting_everything_and_compacting_reclaims_space() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", small_tree_opts(&fs)).unwrap();
+    for i in 0..5000u32 {
+        db.put(format!("k{i:05}").as_bytes(), &[7u8; 100]).unwrap();
+    }
+    db.flush().unwrap();
+    let full: u64 = db.stats().levels.iter().map(|l| l.bytes).sum();
+    for i in 0..5000u32 {
+        db.delete(format!("k{i:05}").as_bytes()).unwrap();
+    }
+    db.compact_range(None, None).unwrap();
+    let after: u64 = db.stats().levels.iter().map(|l| l.bytes).sum();
+    assert!(full > 400_000, "{full}");
+    assert_eq!(after, 0, "{:?}", db.stats());
+    assert_eq!(db.scan(None, None).count(), 0);
+}
+
+#[test]
+fn snapshot_survives_full_compaction() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", small_tree_opts(&fs)).unwrap();
+    for i in 0..2000u32 {
+        db.put(format!("k{i:05}").as_bytes(), b"old").unwrap();
+    }
+    let snap = db.snapshot();
+    for i in 0..2000u32 {
+        if i % 2 == 0 {
+            db.delete(format!("k{i:05}").as_bytes()).unwrap();
+        } else {
+            db.put(format!("k{i:05}").as_bytes(), b"new").unwrap();
+        }
+    }
+    db.compact_range(None, None).unwrap();
+    let old: Vec<_> = db.scan_opt(None, None, false, Some(&snap)).map(|r| r.unwrap().1).collect();
+    assert_eq!(old.len(), 2000);
+    assert!(old.iter().all(|v| v == b"old"));
+    assert_eq!(db.scan(None, None).count(), 1000);
+    drop(snap);
+    db.compact_range(None, None).unwrap();
+    assert_eq!(db.scan(None, None).count(), 1000);
+}
+
+#[test]
+fn expired_data_is_compacted_away() {
+    let fs = MemFs::new();
+    let clock = Arc::new(MockClock::new(1_000_000));
+    let db = Db::open("/db", Options { clock: clock.clone(), ..small_tree_opts(&fs) }).unwrap();
+    for i in 0..3000u32 {
+        db.put_with_ttl(format!("k{i:05}").as_bytes(), &[1u8; 100], Duration::from_secs(5)).unwrap();
+    }
+    db.compact_range(None, None).unwrap();
+    assert!(db.stats().levels.iter().map(|l| l.bytes).sum::<u64>() > 300_000);
+    clock.advance(5_000);
+    assert_eq!(db.scan(None, None).count(), 0);
+    db.compact_range(None, None).unwrap();
+    assert_eq!(db.stats().levels.iter().map(|l| l.bytes).sum::<u64>(), 0, "{:?}", db.stats());
+}

@@ -24,7 +24,8 @@ pub struct ManifestState {
     pub next_file_number: u64,
     /// Last sequence number covered by tables and logs.
     pub last_seqno: u64,
-    /// Versions newer than this are kept by compaction.
+    /// Versions newer than this are kept by compaction (`MAX_SEQNO`: no history is kept
+    /// beyond live snapshots).
     pub history_floor: u64,
     /// Number of edits replayed (informational).
     pub edits: u64,
@@ -38,7 +39,7 @@ impl ManifestState {
             log_number: 0,
             next_file_number: 1,
             last_seqno: 0,
-            history_floor: 0,
+            history_floor: kvd_base::MAX_SEQNO,
             edits: 0,
         }
     }

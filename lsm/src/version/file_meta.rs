@@ -26,6 +26,21 @@ pub struct FileMeta {
 }
 
 impl FileMeta {
+    /// The metadata of table `number`, from the properties its builder returned.
+    pub fn from_properties(number: u64, p: &crate::sstable::TableProperties) -> FileMeta {
+        FileMeta {
+            number,
+            file_size: p.file_size,
+            smallest: p.smallest_key.clone(),
+            largest: p.largest_key.clone(),
+            smallest_seqno: p.smallest_seqno,
+            largest_seqno: p.largest_seqno,
+            num_entries: p.num_entries,
+            num_deletions: p.num_deletions,
+            earliest_expiry: p.earliest_expiry.unwrap_or(0),
+        }
+    }
+
     /// The smallest user key.
     pub fn smallest_user_key(&self) -> &[u8] {
         user_key(&self.smallest)
