@@ -63,9 +63,9 @@ impl BatchOp {
     /// The value this op writes, if any.
     pub fn value(&self) -> Option<&[u8]> {
         match self {
-            BatchOp::Put { value, .. }
-            | BatchOp::PutWithTtl { value, .. }
-            | BatchOp::PutWithExpiry { value, .. } => Some(value),
+            BatchOp::Put { value, .. } | BatchOp::PutWithTtl { value, .. } | BatchOp::PutWithExpiry { value, .. } => {
+                Some(value)
+            }
             BatchOp::Delete { .. } => None,
         }
     }
@@ -136,7 +136,10 @@ impl WriteBatch {
 
 /// The entries `batch` stores, as `(kind, key, stored value)`, with TTLs turned into absolute
 /// expiries as of `now_millis`. The log and the memtable both consume exactly this.
-pub(crate) fn stored_entries(batch: &WriteBatch, now_millis: u64) -> impl Iterator<Item = (ValueKind, &[u8], Cow<'_, [u8]>)> {
+pub(crate) fn stored_entries(
+    batch: &WriteBatch,
+    now_millis: u64,
+) -> impl Iterator<Item = (ValueKind, &[u8], Cow<'_, [u8]>)> {
     batch.ops().iter().map(move |op| match op {
         BatchOp::Put { key, value } => (ValueKind::Put, &key[..], Cow::Borrowed(&value[..])),
         BatchOp::Delete { key } => (ValueKind::Delete, &key[..], Cow::Borrowed(&[][..])),

@@ -14,11 +14,7 @@ pub struct DecodeError {
 impl DecodeError {
     /// Converts into a corruption error for `file`, whose buffer began at `base_offset`.
     pub fn in_file(self, file: impl Into<String>, base_offset: u64) -> crate::Error {
-        crate::Error::corruption(
-            file,
-            base_offset + self.offset as u64,
-            format!("cannot decode {}", self.what),
-        )
+        crate::Error::corruption(file, base_offset + self.offset as u64, format!("cannot decode {}", self.what))
     }
 }
 

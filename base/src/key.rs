@@ -192,8 +192,7 @@ pub fn encode_expiring_value(expires_at_millis: u64, value: &[u8]) -> Vec<u8> {
 
 /// Splits a stored [`ValueKind::PutWithExpiry`] value into expiry and user value.
 pub fn decode_expiring_value(stored: &[u8]) -> Result<(u64, &[u8]), DecodeError> {
-    let exp = crate::coding::read_u64_at(stored, 0)
-        .ok_or(DecodeError { offset: 0, what: "value expiry" })?;
+    let exp = crate::coding::read_u64_at(stored, 0).ok_or(DecodeError { offset: 0, what: "value expiry" })?;
     Ok((exp, &stored[8..]))
 }
 

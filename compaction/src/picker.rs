@@ -104,7 +104,12 @@ pub fn pick(version: &Version, cfg: &CompactionConfig, ctx: &PickContext<'_>) ->
     None
 }
 
-fn pick_level(version: &Version, level: usize, targets: &LevelTargets, ctx: &PickContext<'_>) -> Option<CompactionTask> {
+fn pick_level(
+    version: &Version,
+    level: usize,
+    targets: &LevelTargets,
+    ctx: &PickContext<'_>,
+) -> Option<CompactionTask> {
     if level == 0 {
         // L0 files overlap one another: take them all so the output level stays sorted.
         let inputs = version.files(0).to_vec();
@@ -138,7 +143,8 @@ fn pick_expired(version: &Version, targets: &LevelTargets, ctx: &PickContext<'_>
                 continue;
             }
             if level == 0 {
-                return pick_level(version, 0, targets, ctx).map(|t| CompactionTask { reason: CompactionReason::Ttl, ..t });
+                return pick_level(version, 0, targets, ctx)
+                    .map(|t| CompactionTask { reason: CompactionReason::Ttl, ..t });
             }
             // Rewriting in place at the last level; otherwise push down, merging as usual.
             let out = if level == NUM_LEVELS - 1 { level } else { level + 1 };
@@ -221,11 +227,7 @@ mod tests {
 
     #[test]
     fn oversized_level_picks_least_overlapping_file() {
-        let cfg = CompactionConfig {
-            max_bytes_for_level_base: 100,
-            dynamic_level_bytes: false,
-            ..Default::default()
-        };
+        let cfg = CompactionConfig { max_bytes_for_level_base: 100, dynamic_level_bytes: false, ..Default::default() };
         let v = version(vec![
             (1, meta(1, "a", "c", 80)),
             (1, meta(2, "d", "f", 80)),

@@ -53,8 +53,7 @@ pub enum Decision {
 impl RetentionPolicy {
     /// Whether a stored value of `kind` has expired.
     pub fn is_expired(&self, kind: ValueKind, stored: &[u8]) -> bool {
-        kind == ValueKind::PutWithExpiry
-            && decode_expiring_value(stored).is_ok_and(|(at, _)| at <= self.now_millis)
+        kind == ValueKind::PutWithExpiry && decode_expiring_value(stored).is_ok_and(|(at, _)| at <= self.now_millis)
     }
 
     /// Decides every version of one key. `versions` are newest first; `may_exist_below` says

@@ -62,25 +62,13 @@ impl BlockCache {
             let items = (capacity_bytes / TYPICAL_BLOCK).clamp(16, 1 << 20) as usize;
             Cache::with_weighter(items, capacity_bytes, BlockWeighter)
         });
-        BlockCache {
-            cache,
-            capacity: capacity_bytes,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-        }
+        BlockCache { cache, capacity: capacity_bytes, hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
     }
 
     /// The cached block at `offset` of file `file_number`, counting a hit or a miss.
     pub fn get(&self, file_number: u64, offset: u64) -> Option<Arc<Block>> {
-        let found = self
-            .cache
-            .as_ref()
-            .and_then(|c| c.get(&(file_number, offset)));
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
+        let found = self.cache.as_ref().and_then(|c| c.get(&(file_number, offset)));
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }

@@ -21,8 +21,7 @@ fn rejects_out_of_order_duplicate_and_malformed_entries() {
     let fs = MemFs::new();
     let mut b = builder(&fs, "/o.sst", TableOptions::default());
     b.add(&ikey(b"b", 5, ValueKind::Put), b"1").unwrap();
-    let invalid =
-        |r: kvd_lsm::Result<()>| assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    let invalid = |r: kvd_lsm::Result<()>| assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
     invalid(b.add(&ikey(b"a", 9, ValueKind::Put), b"x")); // smaller user key
     invalid(b.add(&ikey(b"b", 5, ValueKind::Put), b"x")); // equal internal key
     invalid(b.add(&ikey(b"b", 6, ValueKind::Put), b"x")); // same user key, newer seqno sorts first
@@ -34,40 +33,18 @@ fn rejects_out_of_order_duplicate_and_malformed_entries() {
     invalid(b.add(&ikey(b"c", 1, ValueKind::PutWithExpiry), b"1234567")); // expiry needs 8 bytes
                                                                           // Rejected entries leave the builder usable.
     b.add(&ikey(b"b", 4, ValueKind::Delete), b"").unwrap();
-    b.add(
-        &ikey(b"c", 1, ValueKind::PutWithExpiry),
-        &kvd_base::key::encode_expiring_value(77, b"v"),
-    )
-    .unwrap();
+    b.add(&ikey(b"c", 1, ValueKind::PutWithExpiry), &kvd_base::key::encode_expiring_value(77, b"v")).unwrap();
     assert_eq!(b.num_entries(), 3);
     let p = b.finish().unwrap();
-    assert_eq!(
-        (
-            p.num_entries,
-            p.num_deletions,
-            p.num_expiring,
-            p.earliest_expiry
-        ),
-        (3, 1, 1, Some(77))
-    );
+    assert_eq!((p.num_entries, p.num_deletions, p.num_expiring, p.earliest_expiry), (3, 1, 1, Some(77)));
     let t = open(&fs, "/o.sst", 1, None).unwrap();
-    assert_eq!(
-        t.get(b"b", 4).unwrap().map(|(k, _)| k),
-        Some(ikey(b"b", 4, ValueKind::Delete))
-    );
+    assert_eq!(t.get(b"b", 4).unwrap().map(|(k, _)| k), Some(ikey(b"b", 4, ValueKind::Delete)));
 }
 
 #[test]
 fn estimated_size_grows_and_bounds_the_file() {
     let fs = MemFs::new();
-    let mut b = builder(
-        &fs,
-        "/e.sst",
-        TableOptions {
-            block_size: 1024,
-            ..Default::default()
-        },
-    );
+    let mut b = builder(&fs, "/e.sst", TableOptions { block_size: 1024, ..Default::default() });
     let entries = gen_entries(1, 3000, 2000);
     let mut last = 0;
     for (k, v) in &entries {
@@ -76,20 +53,13 @@ fn estimated_size_grows_and_bounds_the_file() {
         last = b.estimated_size();
     }
     let p = b.finish().unwrap();
-    assert!(
-        last <= p.file_size && p.file_size - last < 64 * 1024,
-        "{last} vs {}",
-        p.file_size
-    );
+    assert!(last <= p.file_size && p.file_size - last < 64 * 1024, "{last} vs {}", p.file_size);
 }
 
 #[test]
 fn write_and_sync_failures_poison_the_builder() {
     let entries = gen_entries(2, 300, 200);
-    let opts = TableOptions {
-        block_size: 512,
-        ..Default::default()
-    };
+    let opts = TableOptions { block_size: 512, ..Default::default() };
     let run = |fail_at: Option<u64>| {
         let fault = FaultFs::new(Arc::new(MemFs::new()));
         let file = fault.create(Path::new("/f.sst")).unwrap();
@@ -128,11 +98,7 @@ fn round_trip_through_the_real_file_system() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("000001.sst");
     let entries = gen_entries(3, 4000, 2500);
-    let mut b = TableBuilder::new(
-        StdFs.create(&path).unwrap(),
-        "000001.sst".into(),
-        TableOptions::default(),
-    );
+    let mut b = TableBuilder::new(StdFs.create(&path).unwrap(), "000001.sst".into(), TableOptions::default());
     for (k, v) in &entries {
         b.add(k, v).unwrap();
     }
@@ -147,22 +113,10 @@ fn round_trip_through_the_real_file_system() {
 fn out_of_range_options_are_normalized() {
     let entries = gen_entries(4, 300, 200);
     let fs = MemFs::new();
-    let opts = TableOptions {
-        block_size: 0,
-        restart_interval: 0,
-        bloom_bits_per_key: 1000,
-        ..Default::default()
-    };
+    let opts = TableOptions { block_size: 0, restart_interval: 0, bloom_bits_per_key: 1000, ..Default::default() };
     let p = build(&fs, "/n.sst", &entries, opts);
-    assert_eq!(
-        p.num_data_blocks,
-        entries.len() as u64,
-        "block size 0 means one entry per block"
-    );
-    assert_eq!(
-        p.bloom_bits_per_key,
-        kvd_lsm::sstable::MAX_BLOOM_BITS_PER_KEY
-    );
+    assert_eq!(p.num_data_blocks, entries.len() as u64, "block size 0 means one entry per block");
+    assert_eq!(p.bloom_bits_per_key, kvd_lsm::sstable::MAX_BLOOM_BITS_PER_KEY);
     let t = open(&fs, "/n.sst", 1, None).unwrap();
     check_against_model(&t, &entries, 6, 200, 200);
 }

@@ -13,15 +13,7 @@ use sstable_common::*;
 fn second_read_of_a_block_is_a_hit() {
     let entries = gen_entries(1, 2000, 1000);
     let fs = MemFs::new();
-    build(
-        &fs,
-        "/c.sst",
-        &entries,
-        TableOptions {
-            block_size: 1024,
-            ..Default::default()
-        },
-    );
+    build(&fs, "/c.sst", &entries, TableOptions { block_size: 1024, ..Default::default() });
     let cache = Arc::new(BlockCache::new(16 << 20));
     let t = open(&fs, "/c.sst", 7, Some(Arc::clone(&cache))).unwrap();
     let blocks = t.properties().num_data_blocks;
@@ -55,35 +47,14 @@ fn second_read_of_a_block_is_a_hit() {
 fn capacity_is_respected_and_reads_stay_correct() {
     let entries = gen_entries(2, 5000, 3000);
     let fs = MemFs::new();
-    build(
-        &fs,
-        "/a.sst",
-        &entries,
-        TableOptions {
-            block_size: 512,
-            ..Default::default()
-        },
-    );
-    build(
-        &fs,
-        "/b.sst",
-        &entries,
-        TableOptions {
-            block_size: 4096,
-            ..Default::default()
-        },
-    );
+    build(&fs, "/a.sst", &entries, TableOptions { block_size: 512, ..Default::default() });
+    build(&fs, "/b.sst", &entries, TableOptions { block_size: 4096, ..Default::default() });
     let cache = Arc::new(BlockCache::new(32 * 1024));
     let a = open(&fs, "/a.sst", 1, Some(Arc::clone(&cache))).unwrap();
     let b = open(&fs, "/b.sst", 2, Some(Arc::clone(&cache))).unwrap();
     for t in [&a, &b, &a] {
         check_against_model(t, &entries, 3, 200, 3000);
-        assert!(
-            cache.used_bytes() <= cache.capacity(),
-            "{} > {}",
-            cache.used_bytes(),
-            cache.capacity()
-        );
+        assert!(cache.used_bytes() <= cache.capacity(), "{} > {}", cache.used_bytes(), cache.capacity());
     }
     assert!(!cache.is_empty());
     assert!(cache.hits() > 0);
@@ -105,15 +76,7 @@ fn zero_capacity_cache_still_reads() {
 fn iterators_and_tables_cross_threads() {
     let entries = gen_entries(4, 3000, 2000);
     let fs = MemFs::new();
-    build(
-        &fs,
-        "/t.sst",
-        &entries,
-        TableOptions {
-            block_size: 256,
-            ..Default::default()
-        },
-    );
+    build(&fs, "/t.sst", &entries, TableOptions { block_size: 256, ..Default::default() });
     let cache = Arc::new(BlockCache::new(64 * 1024));
     let t = open(&fs, "/t.sst", 1, Some(cache)).unwrap();
     let entries = Arc::new(entries);

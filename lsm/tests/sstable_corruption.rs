@@ -37,10 +37,7 @@ fn read_everything(fs: &MemFs, entries: &Entries) -> kvd_lsm::Result<Entries> {
 
 fn assert_names_file(e: &kvd_lsm::Error) {
     assert!(e.is_corruption(), "expected corruption, got {e}");
-    assert!(
-        e.to_string().contains(NAME),
-        "error does not name the file: {e}"
-    );
+    assert!(e.to_string().contains(NAME), "error does not name the file: {e}");
 }
 
 #[test]
@@ -54,10 +51,7 @@ fn each_region_flipped_is_detected() {
     let filter = footer.filter.expect("filter");
     let regions = [
         ("data block", 3usize),
-        (
-            "data block trailer",
-            t.index_entries().unwrap()[0].1.size as usize + 2,
-        ),
+        ("data block trailer", t.index_entries().unwrap()[0].1.size as usize + 2),
         ("filter", filter.offset as usize + 20),
         ("index", footer.index.offset as usize + 1),
         ("properties", footer.properties.offset as usize + 4),
@@ -68,12 +62,10 @@ fn each_region_flipped_is_detected() {
     ];
     drop(t);
     for (region, offset) in regions {
-        fs.mutate_byte(Path::new(NAME), offset, |b| b ^ 0x40)
-            .unwrap();
+        fs.mutate_byte(Path::new(NAME), offset, |b| b ^ 0x40).unwrap();
         let e = read_everything(&fs, &entries).expect_err(region);
         assert_names_file(&e);
-        fs.mutate_byte(Path::new(NAME), offset, |b| b ^ 0x40)
-            .unwrap();
+        fs.mutate_byte(Path::new(NAME), offset, |b| b ^ 0x40).unwrap();
     }
     assert_eq!(read_everything(&fs, &entries).unwrap(), entries);
 }
@@ -85,18 +77,12 @@ fn data_corruption_surfaces_at_read_with_block_offset() {
     build(&fs, NAME, &entries, small_opts());
     let t = open(&fs, NAME, 1, None).unwrap();
     let (_, h) = t.index_entries().unwrap()[3];
-    fs.mutate_byte(Path::new(NAME), h.offset as usize + 5, |b| {
-        b.wrapping_add(1)
-    })
-    .unwrap();
+    fs.mutate_byte(Path::new(NAME), h.offset as usize + 5, |b| b.wrapping_add(1)).unwrap();
     // The index and filter are in memory: open succeeds, the bad block fails when read.
     let t = open(&fs, NAME, 1, None).unwrap();
     let e = collect_forward(&mut t.iter()).unwrap_err();
     assert_names_file(&e);
-    assert!(
-        e.to_string().contains(&format!("offset {}", h.offset)),
-        "{e}"
-    );
+    assert!(e.to_string().contains(&format!("offset {}", h.offset)), "{e}");
     let mut it = t.iter();
     assert!(collect_backward(&mut it).is_err());
     assert!(!it.valid(), "an error leaves the iterator invalid");
@@ -109,25 +95,16 @@ fn every_single_byte_flip_is_detected() {
     // so no single-byte change can go unnoticed.
     let entries = gen_entries(3, 60, 40);
     let fs = MemFs::new();
-    for opts in [
-        small_opts(),
-        TableOptions {
-            block_size: 128,
-            compression: Compression::None,
-            ..Default::default()
-        },
-    ] {
+    for opts in [small_opts(), TableOptions { block_size: 128, compression: Compression::None, ..Default::default() }] {
         build(&fs, NAME, &entries, opts);
         let len = fs.file_size(Path::new(NAME)).unwrap() as usize;
         for offset in 0..len {
-            fs.mutate_byte(Path::new(NAME), offset, |b| b ^ 0x01)
-                .unwrap();
+            fs.mutate_byte(Path::new(NAME), offset, |b| b ^ 0x01).unwrap();
             match read_everything(&fs, &entries) {
                 Err(e) => assert_names_file(&e),
                 Ok(_) => panic!("flip at {offset} of {len} went unnoticed"),
             }
-            fs.mutate_byte(Path::new(NAME), offset, |b| b ^ 0x01)
-                .unwrap();
+            fs.mutate_byte(Path::new(NAME), offset, |b| b ^ 0x01).unwrap();
         }
     }
 }
@@ -169,10 +146,7 @@ fn never_panics_and_never_lies(bytes: &[u8], original: Option<&Entries>) {
     let _ = t.get(b"user/0001/1", 500);
     let verified = t.verify();
     if let (Some(orig), Ok(fwd), Ok(_)) = (original, fwd, verified) {
-        assert_eq!(
-            &fwd, orig,
-            "a damaged table read back different entries without an error"
-        );
+        assert_eq!(&fwd, orig, "a damaged table read back different entries without an error");
     }
 }
 

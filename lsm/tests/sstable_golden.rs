@@ -29,16 +29,10 @@ fn golden_entries() -> Entries {
         let uk = format!("golden/{i:04}").into_bytes();
         let (kind, value) = match i % 10 {
             3 => (ValueKind::Delete, Vec::new()),
-            7 => (
-                ValueKind::PutWithExpiry,
-                encode_expiring_value(1_800_000_000_000 + i, format!("ttl-{i}").as_bytes()),
-            ),
-            _ => (
-                ValueKind::Put,
-                format!("value-{i}-")
-                    .repeat(i as usize % 5 + 1)
-                    .into_bytes(),
-            ),
+            7 => {
+                (ValueKind::PutWithExpiry, encode_expiring_value(1_800_000_000_000 + i, format!("ttl-{i}").as_bytes()))
+            }
+            _ => (ValueKind::Put, format!("value-{i}-").repeat(i as usize % 5 + 1).into_bytes()),
         };
         e.push((ikey(&uk, 1000 + i, kind), value));
         if i.is_multiple_of(50) {
@@ -61,13 +55,8 @@ fn golden_options() -> TableOptions {
 fn regenerate() {
     let path = fixture_path();
     let fs = StdFs;
-    fs.create_dir_all(path.parent().expect("fixture dir"))
-        .expect("mkdir");
-    let mut b = TableBuilder::new(
-        fs.create(&path).expect("create"),
-        "v1.sst".into(),
-        golden_options(),
-    );
+    fs.create_dir_all(path.parent().expect("fixture dir")).expect("mkdir");
+    let mut b = TableBuilder::new(fs.create(&path).expect("create"), "v1.sst".into(), golden_options());
     b.set_created_at_millis(1_700_000_000_000);
     for (k, v) in golden_entries() {
         b.add(&k, &v).expect("add");
@@ -81,9 +70,7 @@ fn v1_fixture_reads_back_exactly() {
         regenerate();
     }
     let path = fixture_path();
-    let file = StdFs
-        .open(&path)
-        .expect("tests/fixtures/v1.sst is checked in");
+    let file = StdFs.open(&path).expect("tests/fixtures/v1.sst is checked in");
     let cache = Arc::new(BlockCache::new(1 << 20));
     let t = Table::open(file, 1, "v1.sst".into(), Some(cache)).expect("open fixture");
     let entries = golden_entries();
@@ -100,14 +87,8 @@ fn v1_fixture_reads_back_exactly() {
     assert_eq!(p.compression, Compression::Zstd { level: 3 });
     assert_eq!(p.bloom_bits_per_key, 10);
     assert_eq!(p.created_at_millis, 1_700_000_000_000);
-    assert_eq!(
-        p.raw_key_size,
-        entries.iter().map(|(k, _)| k.len() as u64).sum::<u64>()
-    );
-    assert_eq!(
-        p.raw_value_size,
-        entries.iter().map(|(_, v)| v.len() as u64).sum::<u64>()
-    );
+    assert_eq!(p.raw_key_size, entries.iter().map(|(k, _)| k.len() as u64).sum::<u64>());
+    assert_eq!(p.raw_value_size, entries.iter().map(|(_, v)| v.len() as u64).sum::<u64>());
     assert_eq!(p.num_data_blocks as usize, t.index_entries().unwrap().len());
     assert!(p.num_data_blocks > 10);
     assert_eq!(t.filter_info().1, 7);
@@ -115,35 +96,17 @@ fn v1_fixture_reads_back_exactly() {
     let mut it = t.iter();
     assert_eq!(collect_forward(&mut it).unwrap(), entries);
     assert_eq!(collect_backward(&mut it).unwrap(), entries);
-    it.seek(&ikey(b"golden/0123", u64::from(u32::MAX), ValueKind::Put))
-        .unwrap();
+    it.seek(&ikey(b"golden/0123", u64::from(u32::MAX), ValueKind::Put)).unwrap();
     assert_eq!(it.key(), &ikey(b"golden/0123", 1123, ValueKind::Delete)[..]);
     assert_eq!(t.get(b"golden/0100", 99).unwrap().map(|(_, v)| v), None);
-    assert_eq!(
-        t.get(b"golden/0100", 100).unwrap().map(|(_, v)| v),
-        Some(b"old".to_vec())
-    );
-    assert_eq!(
-        t.get(b"golden/0100", 1100).unwrap().map(|(_, v)| v),
-        Some(b"value-100-".to_vec())
-    );
+    assert_eq!(t.get(b"golden/0100", 100).unwrap().map(|(_, v)| v), Some(b"old".to_vec()));
+    assert_eq!(t.get(b"golden/0100", 1100).unwrap().map(|(_, v)| v), Some(b"value-100-".to_vec()));
     assert_eq!(t.get(b"golden/0400", u64::MAX).unwrap(), None);
     check_against_model(&t, &entries, 1, 300, 400);
     // The fixture must exercise the zstd path of the reader.
     let raw = std::fs::read(&path).unwrap();
-    let kinds: Vec<u8> = t
-        .index_entries()
-        .unwrap()
-        .iter()
-        .map(|(_, h)| raw[(h.offset + h.size) as usize])
-        .collect();
-    assert!(
-        kinds.contains(&1),
-        "no zstd block in the fixture: {kinds:?}"
-    );
+    let kinds: Vec<u8> = t.index_entries().unwrap().iter().map(|(_, h)| raw[(h.offset + h.size) as usize]).collect();
+    assert!(kinds.contains(&1), "no zstd block in the fixture: {kinds:?}");
     let report = t.verify().unwrap();
-    assert_eq!(
-        (report.entries, report.deletions, report.expiring),
-        (408, 40, 40)
-    );
+    assert_eq!((report.entries, report.deletions, report.expiring), (408, 40, 40));
 }

@@ -88,11 +88,7 @@ fn fifty_thousand_entries() {
         let props = build(&fs, "/big.sst", &entries, opts.clone());
         let t = open(&fs, "/big.sst", 1, None).unwrap();
         assert_eq!(t.properties().num_data_blocks, props.num_data_blocks);
-        assert!(
-            props.num_data_blocks > 20,
-            "{opts:?}: {} blocks",
-            props.num_data_blocks
-        );
+        assert!(props.num_data_blocks > 20, "{opts:?}: {} blocks", props.num_data_blocks);
         check_against_model(&t, &entries, 99, 1500, 30_000);
         t.verify().unwrap();
     }
@@ -102,34 +98,15 @@ fn fifty_thousand_entries() {
 fn many_versions_of_one_key_span_blocks() {
     // 2000 versions of one user key, in tiny blocks: gets must find the right version even
     // when the versions cross many block boundaries (where separators cannot be shortened).
-    let mut entries: Entries = (0..2000u64)
-        .map(|s| {
-            (
-                ikey(b"hot", s * 2 + 1, ValueKind::Put),
-                s.to_le_bytes().to_vec(),
-            )
-        })
-        .collect();
+    let mut entries: Entries =
+        (0..2000u64).map(|s| (ikey(b"hot", s * 2 + 1, ValueKind::Put), s.to_le_bytes().to_vec())).collect();
     entries.push((ikey(b"cold", 1, ValueKind::Put), b"c".to_vec()));
     sort_dedup(&mut entries);
     let fs = MemFs::new();
-    build(
-        &fs,
-        "/v.sst",
-        &entries,
-        TableOptions {
-            block_size: 128,
-            restart_interval: 3,
-            ..Default::default()
-        },
-    );
+    build(&fs, "/v.sst", &entries, TableOptions { block_size: 128, restart_interval: 3, ..Default::default() });
     let t = open(&fs, "/v.sst", 1, None).unwrap();
     for seq in [0u64, 1, 2, 3, 1000, 1001, 3999, 4000, u64::MAX] {
-        assert_eq!(
-            t.get(b"hot", seq).unwrap(),
-            model_get(&entries, b"hot", seq),
-            "seq {seq}"
-        );
+        assert_eq!(t.get(b"hot", seq).unwrap(), model_get(&entries, b"hot", seq), "seq {seq}");
     }
     check_against_model(&t, &entries, 3, 300, 2);
 }
@@ -138,30 +115,14 @@ fn many_versions_of_one_key_span_blocks() {
 fn properties_describe_the_contents() {
     let entries = gen_entries(11, 5000, 3000);
     let fs = MemFs::new();
-    let opts = TableOptions {
-        compression: Compression::Zstd { level: 2 },
-        ..Default::default()
-    };
+    let opts = TableOptions { compression: Compression::Zstd { level: 2 }, ..Default::default() };
     let p = build(&fs, "/p.sst", &entries, opts);
-    let count = |k: ValueKind| {
-        entries
-            .iter()
-            .filter(|(key, _)| key[key.len() - 8] == k as u8)
-            .count() as u64
-    };
+    let count = |k: ValueKind| entries.iter().filter(|(key, _)| key[key.len() - 8] == k as u8).count() as u64;
     assert_eq!(p.num_deletions, count(ValueKind::Delete));
     assert_eq!(p.num_expiring, count(ValueKind::PutWithExpiry));
-    assert!(p
-        .earliest_expiry
-        .is_some_and(|e| (1_000_000..1_001_000).contains(&e)));
-    assert_eq!(
-        p.raw_key_size,
-        entries.iter().map(|(k, _)| k.len() as u64).sum::<u64>()
-    );
-    assert_eq!(
-        p.raw_value_size,
-        entries.iter().map(|(_, v)| v.len() as u64).sum::<u64>()
-    );
+    assert!(p.earliest_expiry.is_some_and(|e| (1_000_000..1_001_000).contains(&e)));
+    assert_eq!(p.raw_key_size, entries.iter().map(|(k, _)| k.len() as u64).sum::<u64>());
+    assert_eq!(p.raw_value_size, entries.iter().map(|(_, v)| v.len() as u64).sum::<u64>());
     assert_eq!(p.smallest_key, entries[0].0);
     assert_eq!(p.largest_key, entries[entries.len() - 1].0);
     assert_eq!(p.compression, Compression::Zstd { level: 2 });

@@ -164,7 +164,11 @@ pub(crate) fn install(db: &Arc<DbInner>, mut edit: VersionEdit) -> Result<()> {
     let old = vs.state.version.clone();
     vs.state.apply(&edit);
     let cur = db.sv.load_full();
-    db.sv.store(Arc::new(SuperVersion { mem: cur.mem.clone(), imms: cur.imms.clone(), version: vs.state.version.clone() }));
+    db.sv.store(Arc::new(SuperVersion {
+        mem: cur.mem.clone(),
+        imms: cur.imms.clone(),
+        version: vs.state.version.clone(),
+    }));
     let mut obsolete = db.obsolete.lock();
     for (level, number) in &edit.deleted_files {
         if let Some(f) = old.files(*level).iter().find(|f| f.number == *number) {
@@ -264,4 +268,3 @@ fn range_of(files: &[Arc<FileMeta>]) -> (Vec<u8>, Vec<u8>) {
     let hi = files.iter().map(|f| f.largest_user_key()).max().unwrap_or_default().to_vec();
     (lo, hi)
 }
-

@@ -96,7 +96,13 @@ pub(crate) fn flush_and_wait(db: &Arc<DbInner>) -> Result<()> {
 
 /// Writes every entry of `mem` into table `number`; returns its metadata, or `None` when the
 /// memtable is empty. The table file is synced, and so is the directory.
-pub(crate) fn write_table(fs: &dyn Fs, db_dir: &std::path::Path, opts: &TableOptions, number: u64, mem: &Arc<MemTable>) -> Result<Option<FileMeta>> {
+pub(crate) fn write_table(
+    fs: &dyn Fs,
+    db_dir: &std::path::Path,
+    opts: &TableOptions,
+    number: u64,
+    mem: &Arc<MemTable>,
+) -> Result<Option<FileMeta>> {
     if mem.is_empty() {
         return Ok(None);
     }
@@ -119,9 +125,11 @@ fn flush_memtable(db: &Arc<DbInner>, imm: &Arc<MemTable>) -> Result<()> {
     let meta = write_table(&*db.fs, &db.dir, &db.opts.table, number, imm)?;
     let mut vs = db.vs.lock();
     let cur = db.sv.load_full();
-    let pos = cur.imms.iter().position(|m| Arc::ptr_eq(m, imm)).ok_or_else(|| {
-        Error::InvalidArgument("flushed memtable vanished from the immutable list".into())
-    })?;
+    let pos = cur
+        .imms
+        .iter()
+        .position(|m| Arc::ptr_eq(m, imm))
+        .ok_or_else(|| Error::InvalidArgument("flushed memtable vanished from the immutable list".into()))?;
     // The oldest log still needed is the next newer memtable's.
     let next_log = if pos > 0 { cur.imms[pos - 1].log_number() } else { cur.mem.log_number() };
     let mut edit = VersionEdit {

@@ -196,8 +196,15 @@ impl Db {
     }
 
     /// Entries with `lower <= key < upper`, descending when `reverse`, as of `snapshot`.
-    pub fn scan_opt(&self, lower: Option<&[u8]>, upper: Option<&[u8]>, reverse: bool, snapshot: Option<&Snapshot>) -> Scan {
-        let opts = ReadOptions { snapshot, lower_bound: lower.map(<[u8]>::to_vec), upper_bound: upper.map(<[u8]>::to_vec) };
+    pub fn scan_opt(
+        &self,
+        lower: Option<&[u8]>,
+        upper: Option<&[u8]>,
+        reverse: bool,
+        snapshot: Option<&Snapshot>,
+    ) -> Scan {
+        let opts =
+            ReadOptions { snapshot, lower_bound: lower.map(<[u8]>::to_vec), upper_bound: upper.map(<[u8]>::to_vec) };
         Scan::new(self.iter(&opts), reverse)
     }
 

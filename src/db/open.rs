@@ -124,7 +124,8 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     tracing::info!(dir = %dir.display(), last_seq, tables = state.version.num_files(), replayed_logs = logs.len(), "opened database");
 
     let block_cache = (opts.block_cache_bytes > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_bytes)));
-    let sv = SuperVersion { mem: Arc::new(MemTable::new(log_number)), imms: Vec::new(), version: state.version.clone() };
+    let sv =
+        SuperVersion { mem: Arc::new(MemTable::new(log_number)), imms: Vec::new(), version: state.version.clone() };
     Ok(DbInner {
         dir: dir.to_path_buf(),
         fs: fs.clone(),

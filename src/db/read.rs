@@ -44,7 +44,8 @@ pub(crate) fn visible_value(entry: Entry, now_millis: u64) -> Result<Option<Vec<
         ValueKind::Delete => Ok(None),
         ValueKind::Put => Ok(Some(entry.value)),
         ValueKind::PutWithExpiry => {
-            let (expires, value) = decode_expiring_value(&entry.value).map_err(|e| Error::from(e.in_file("value", 0)))?;
+            let (expires, value) =
+                decode_expiring_value(&entry.value).map_err(|e| Error::from(e.in_file("value", 0)))?;
             Ok((expires > now_millis).then(|| value.to_vec()))
         }
     }
@@ -80,7 +81,11 @@ pub(crate) fn stats(db: &DbInner) -> Stats {
         write_amplification: {
             let flushed = get(&c.flush_bytes);
             let compacted: u64 = db.levels.written.iter().map(get).sum();
-            if flushed == 0 { 0.0 } else { (flushed + compacted) as f64 / flushed as f64 }
+            if flushed == 0 {
+                0.0
+            } else {
+                (flushed + compacted) as f64 / flushed as f64
+            }
         },
         writes: get(&c.writes),
         write_groups: get(&c.write_groups),

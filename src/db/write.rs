@@ -213,7 +213,8 @@ impl WriteQueue {
     /// Runs `f` while holding the front of the write queue, so no commit runs concurrently
     /// (used to switch memtables outside the write path, as `flush()` does).
     pub(crate) fn run_exclusive<T>(&self, f: impl FnOnce() -> T) -> T {
-        let me = Arc::new(PendingWrite { batch: WriteBatch::new(), sync: false, exclusive: true, result: Mutex::new(None) });
+        let me =
+            Arc::new(PendingWrite { batch: WriteBatch::new(), sync: false, exclusive: true, result: Mutex::new(None) });
         let mut q = self.queue.lock();
         q.push_back(me.clone());
         while !q.front().is_some_and(|w| Arc::ptr_eq(w, &me)) {

@@ -14,9 +14,7 @@ pub enum Error {
     /// refuses every later write rather than retry: after a failed fsync the kernel may have
     /// dropped the dirty pages and a retry could report success for lost data. Recover by
     /// reopening the database, which replays what is really on disk.
-    #[error(
-        "write-ahead log is poisoned by an earlier I/O failure and refuses writes; reopen to recover"
-    )]
+    #[error("write-ahead log is poisoned by an earlier I/O failure and refuses writes; reopen to recover")]
     Poisoned,
     /// The log was closed with [`crate::Wal::close`].
     #[error("write-ahead log is closed")]

@@ -32,30 +32,20 @@ pub(crate) fn encode(log_number: u64) -> Vec<u8> {
 /// magic means this is not a kvd log, a newer version means it must not be guessed at.
 pub(crate) fn decode(payload: &[u8]) -> Result<FileHeader, String> {
     if payload.len() != FILE_HEADER_LEN {
-        return Err(format!(
-            "file header payload is {} bytes, expected {FILE_HEADER_LEN}",
-            payload.len()
-        ));
+        return Err(format!("file header payload is {} bytes, expected {FILE_HEADER_LEN}", payload.len()));
     }
     let mut d = Decoder::new(payload);
     let field = |e: kvd_base::coding::DecodeError| e.to_string();
     let magic = d.u64("WAL magic").map_err(field)?;
     if magic != WAL_MAGIC {
-        return Err(format!(
-            "bad WAL magic {magic:#018x}: not a kvd write-ahead log"
-        ));
+        return Err(format!("bad WAL magic {magic:#018x}: not a kvd write-ahead log"));
     }
     let version = d.u32("WAL format version").map_err(field)?;
     if version == 0 || version > WAL_FORMAT_VERSION {
-        return Err(format!(
-            "unsupported WAL format version {version} (this build reads 1..={WAL_FORMAT_VERSION})"
-        ));
+        return Err(format!("unsupported WAL format version {version} (this build reads 1..={WAL_FORMAT_VERSION})"));
     }
     let log_number = d.u64("log number").map_err(field)?;
-    Ok(FileHeader {
-        version,
-        log_number,
-    })
+    Ok(FileHeader { version, log_number })
 }
 
 #[cfg(test)]
@@ -65,13 +55,7 @@ mod tests {
     #[test]
     fn roundtrip() {
         let h = decode(&encode(42)).unwrap();
-        assert_eq!(
-            h,
-            FileHeader {
-                version: WAL_FORMAT_VERSION,
-                log_number: 42
-            }
-        );
+        assert_eq!(h, FileHeader { version: WAL_FORMAT_VERSION, log_number: 42 });
     }
 
     #[test]

@@ -98,13 +98,7 @@ mod tests {
 
     #[test]
     fn type_bytes_roundtrip_and_zero_is_invalid() {
-        for t in [
-            RecordType::Full,
-            RecordType::First,
-            RecordType::Middle,
-            RecordType::Last,
-            RecordType::FileHeader,
-        ] {
+        for t in [RecordType::Full, RecordType::First, RecordType::Middle, RecordType::Last, RecordType::FileHeader] {
             assert_eq!(RecordType::from_u8(t as u8), Some(t));
         }
         assert_eq!(RecordType::from_u8(0), None);

@@ -55,12 +55,7 @@ enum State {
 /// One step of the physical record scan.
 enum Step {
     /// A valid record; its payload is `block[start..start + len]`.
-    Record {
-        ty: RecordType,
-        offset: u64,
-        start: usize,
-        len: usize,
-    },
+    Record { ty: RecordType, offset: u64, start: usize, len: usize },
     /// The end of the file, at a record boundary.
     Eof,
     /// Bytes at `offset` that are not a valid record, and why.
@@ -146,12 +141,7 @@ impl LogReader {
         let mut fragmented: Option<u64> = None;
         loop {
             let (ty, offset, start, len) = match self.next_physical()? {
-                Step::Record {
-                    ty,
-                    offset,
-                    start,
-                    len,
-                } => (ty, offset, start, len),
+                Step::Record { ty, offset, start, len } => (ty, offset, start, len),
                 Step::Eof => {
                     let Some(first) = fragmented else {
                         self.state = State::Ended;
@@ -247,12 +237,7 @@ impl LogReader {
             return Ok(());
         }
         match self.next_physical()? {
-            Step::Record {
-                ty: RecordType::FileHeader,
-                start,
-                len,
-                ..
-            } => {
+            Step::Record { ty: RecordType::FileHeader, start, len, .. } => {
                 let payload = &self.block[start..start + len];
                 match file_header::decode(payload) {
                     Ok(h) => self.log_number = Some(h.log_number),
@@ -292,12 +277,7 @@ impl LogReader {
             return Ok(match record::parse(&self.block, self.pos) {
                 Ok(p) => {
                     self.pos = p.end();
-                    Step::Record {
-                        ty: p.ty,
-                        offset,
-                        start: p.payload_start,
-                        len: p.payload_len,
-                    }
+                    Step::Record { ty: p.ty, offset, start: p.payload_start, len: p.payload_len }
                 }
                 Err(reason) => Step::Invalid { offset, reason },
             });
@@ -307,13 +287,7 @@ impl LogReader {
     /// Applies the recovery mode to damage found at `offset`. `dropped_from` is where the
     /// records that would be lost begin (earlier than `offset` inside a fragmented payload).
     /// Returns `Ok(None)` when the mode ends the log there, or the corruption error.
-    fn damage(
-        &mut self,
-        offset: u64,
-        dropped_from: u64,
-        reason: String,
-        after: After,
-    ) -> Result<Option<Vec<u8>>> {
+    fn damage(&mut self, offset: u64, dropped_from: u64, reason: String, after: After) -> Result<Option<Vec<u8>>> {
         self.scratch.clear();
         let resume = match self.mode {
             RecoveryMode::AbsoluteConsistency => return Err(self.fail(offset, reason)),
@@ -328,9 +302,7 @@ impl LogReader {
             },
         };
         if let Some(at) = resume {
-            let reason = format!(
-                "{reason}; a valid record follows at offset {at}, so this is not a torn tail"
-            );
+            let reason = format!("{reason}; a valid record follows at offset {at}, so this is not a torn tail");
             return Err(self.fail(offset, reason));
         }
         if dropped_from < self.source.len() {

@@ -71,10 +71,7 @@ pub(crate) fn parse(block: &[u8], pos: usize) -> Result<Parsed, String> {
         // Only the last block of a file is short. If the record would have fit in a full
         // block, the file simply ends inside it; otherwise the length itself is wrong.
         return Err(if block.len() < BLOCK_SIZE && end <= BLOCK_SIZE {
-            format!(
-                "record payload cut by end of file ({} of {len} bytes present)",
-                block.len() - payload_start
-            )
+            format!("record payload cut by end of file ({} of {len} bytes present)", block.len() - payload_start)
         } else {
             format!("record length {len} runs past the end of its block")
         });
@@ -82,15 +79,9 @@ pub(crate) fn parse(block: &[u8], pos: usize) -> Result<Parsed, String> {
     let payload = &block[payload_start..end];
     let computed = record_checksum(ty, payload);
     if computed != stored {
-        return Err(format!(
-            "record checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
-        ));
+        return Err(format!("record checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"));
     }
-    Ok(Parsed {
-        ty,
-        payload_start,
-        payload_len: len,
-    })
+    Ok(Parsed { ty, payload_start, payload_len: len })
 }
 
 /// True if a record passing every check starts at `pos` of `block`. A cheap filter on the type
@@ -117,14 +108,7 @@ mod tests {
         let b = one(RecordType::Full, b"hello");
         assert_eq!(b.len(), HEADER_SIZE + 5);
         let p = parse(&b, 0).unwrap();
-        assert_eq!(
-            p,
-            Parsed {
-                ty: RecordType::Full,
-                payload_start: 7,
-                payload_len: 5
-            }
-        );
+        assert_eq!(p, Parsed { ty: RecordType::Full, payload_start: 7, payload_len: 5 });
         assert_eq!(&b[p.payload_start..p.end()], b"hello");
         assert!(is_valid_at(&b, 0));
         assert!(!is_valid_at(&b, 1));
@@ -141,12 +125,7 @@ mod tests {
     fn short_input_is_cut_by_end_of_file() {
         let b = one(RecordType::Full, b"payload");
         for cut in 0..b.len() {
-            assert!(
-                parse(&b[..cut], 0)
-                    .unwrap_err()
-                    .contains("cut by end of file"),
-                "at {cut}"
-            );
+            assert!(parse(&b[..cut], 0).unwrap_err().contains("cut by end of file"), "at {cut}");
         }
     }
 
@@ -166,14 +145,10 @@ mod tests {
         block[pos..].copy_from_slice(&rec);
         assert!(parse(&block, pos).is_ok());
         block[pos + 4] = 4; // length 4 instead of 3: one byte past the block end
-        assert!(parse(&block, pos)
-            .unwrap_err()
-            .contains("past the end of its block"));
+        assert!(parse(&block, pos).unwrap_err().contains("past the end of its block"));
         // The right header in a short last block is a record cut by the end of the file.
         block[pos + 4] = 3;
         let short = &block[..block.len() - 1];
-        assert!(parse(short, pos)
-            .unwrap_err()
-            .contains("cut by end of file"));
+        assert!(parse(short, pos).unwrap_err().contains("cut by end of file"));
     }
 }

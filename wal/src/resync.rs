@@ -17,11 +17,7 @@ use crate::{record, Result};
 /// because a damaged length field hides where the next record in the same block begins.
 /// Cost: the type-byte filter rejects most offsets, so this is about one pass over the rest
 /// of the file, and a reader runs it at most once.
-pub(crate) fn find_valid_record(
-    source: &Source,
-    from: u64,
-    cached: (u64, &[u8]),
-) -> Result<Option<u64>> {
+pub(crate) fn find_valid_record(source: &Source, from: u64, cached: (u64, &[u8])) -> Result<Option<u64>> {
     let mut buf = Vec::new();
     let first = from / BLOCK_SIZE as u64;
     for index in first..source.block_count() {
@@ -31,11 +27,7 @@ pub(crate) fn find_valid_record(
             source.read_block(index, &mut buf)?;
             &buf
         };
-        let start = if index == first {
-            (from % BLOCK_SIZE as u64) as usize
-        } else {
-            0
-        };
+        let start = if index == first { (from % BLOCK_SIZE as u64) as usize } else { 0 };
         let end = (block.len() + 1).saturating_sub(HEADER_SIZE);
         if let Some(pos) = (start..end).find(|&pos| record::is_valid_at(block, pos)) {
             return Ok(Some(index * BLOCK_SIZE as u64 + pos as u64));

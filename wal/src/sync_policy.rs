@@ -29,10 +29,7 @@ impl Default for SyncPolicy {
 impl SyncPolicy {
     /// True when every append must be synced before it returns.
     pub fn syncs_every_append(&self) -> bool {
-        matches!(
-            self,
-            SyncPolicy::Always | SyncPolicy::Interval(Duration::ZERO)
-        )
+        matches!(self, SyncPolicy::Always | SyncPolicy::Interval(Duration::ZERO))
     }
 
     /// The background sync period, if the policy has one.
@@ -52,10 +49,7 @@ mod tests {
     fn zero_interval_is_always() {
         assert!(SyncPolicy::Interval(Duration::ZERO).syncs_every_append());
         assert_eq!(SyncPolicy::Interval(Duration::ZERO).interval(), None);
-        assert_eq!(
-            SyncPolicy::default().interval(),
-            Some(Duration::from_millis(100))
-        );
+        assert_eq!(SyncPolicy::default().interval(), Some(Duration::from_millis(100)));
         assert!(!SyncPolicy::Never.syncs_every_append());
     }
 }

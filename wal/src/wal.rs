@@ -75,26 +75,18 @@ impl Wal {
             current_log_number: AtomicU64::new(log_number),
             bytes_written: AtomicU64::new(writer.size()),
             syncs: AtomicU64::new(1),
-            inner: Mutex::new(Inner {
-                writer: Some(writer),
-                dirty: false,
-            }),
+            inner: Mutex::new(Inner { writer: Some(writer), dirty: false }),
         });
         let syncer = match policy.interval() {
             Some(period) => {
                 let weak = Arc::downgrade(&shared);
-                let s = Syncer::spawn("kvd-wal-sync".into(), period, move || {
-                    background_sync(&weak)
-                })
-                .map_err(|e| kvd_base::Error::io("spawn wal sync thread", dir, e))?;
+                let s = Syncer::spawn("kvd-wal-sync".into(), period, move || background_sync(&weak))
+                    .map_err(|e| kvd_base::Error::io("spawn wal sync thread", dir, e))?;
                 Some(s)
             }
             None => None,
         };
-        Ok(Wal {
-            shared,
-            syncer: Mutex::new(syncer),
-        })
+        Ok(Wal { shared, syncer: Mutex::new(syncer) })
     }
 
     /// Appends `payload` as one record and flushes it to the operating system (it survives a
@@ -139,10 +131,7 @@ impl Wal {
         let mut inner = sh.lock_live()?;
         let current = sh.current_log_number.load(Ordering::Acquire);
         if new_log_number <= current {
-            return Err(Error::LogNumberNotIncreasing {
-                current,
-                requested: new_log_number,
-            });
+            return Err(Error::LogNumberNotIncreasing { current, requested: new_log_number });
         }
         sh.sync_locked(&mut inner)?;
         let writer = new_log(&*sh.fs, &sh.dir, new_log_number).map_err(|e| sh.poison(e))?;
@@ -151,8 +140,7 @@ impl Wal {
         // Dropping the old writer closes its file.
         inner.writer = Some(writer);
         inner.dirty = false;
-        sh.current_log_number
-            .store(new_log_number, Ordering::Release);
+        sh.current_log_number.store(new_log_number, Ordering::Release);
         Ok(current)
     }
 

@@ -53,13 +53,7 @@ impl LogWriter {
     /// [`crate::Wal::create`], which syncs it before the file's directory entry).
     pub fn new(file: Box<dyn WritableFile>, log_number: u64) -> Result<LogWriter> {
         debug_assert!(file.is_empty(), "LogWriter needs an empty file");
-        let mut w = LogWriter {
-            file,
-            log_number,
-            block_offset: 0,
-            buf: Vec::new(),
-            poisoned: false,
-        };
+        let mut w = LogWriter { file, log_number, block_offset: 0, buf: Vec::new(), poisoned: false };
         w.frame(RecordType::FileHeader, &file_header::encode(log_number));
         w.write_buffer()?;
         Ok(w)
@@ -176,10 +170,7 @@ mod tests {
                 out.push(p.ty);
                 pos = p.end();
             }
-            assert!(
-                block[pos..].iter().all(|&b| b == 0),
-                "padding must be zeroes"
-            );
+            assert!(block[pos..].iter().all(|&b| b == 0), "padding must be zeroes");
         }
         out
     }

@@ -16,11 +16,7 @@ const PER_THREAD: u64 = 150;
 
 /// Payload: thread id, sequence number, then filler (sometimes several blocks).
 fn record(thread: u64, seq: u64) -> Vec<u8> {
-    let len = if seq % 50 == 7 {
-        2 * BLOCK_SIZE + 5
-    } else {
-        (seq as usize * 37) % 700
-    };
+    let len = if seq % 50 == 7 { 2 * BLOCK_SIZE + 5 } else { (seq as usize * 37) % 700 };
     let mut p = Vec::with_capacity(16 + len);
     p.extend_from_slice(&thread.to_le_bytes());
     p.extend_from_slice(&seq.to_le_bytes());
@@ -31,10 +27,7 @@ fn record(thread: u64, seq: u64) -> Vec<u8> {
 #[test]
 fn concurrent_appends_all_land_once_and_in_per_thread_order() {
     let fs = mem_fs();
-    let wal = Arc::new(create_wal(
-        fs.clone(),
-        SyncPolicy::Interval(Duration::from_millis(1)),
-    ));
+    let wal = Arc::new(create_wal(fs.clone(), SyncPolicy::Interval(Duration::from_millis(1))));
     let start = Arc::new(Barrier::new(THREADS as usize + 1));
     let writers: Vec<_> = (0..THREADS)
         .map(|t| {

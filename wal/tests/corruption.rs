@@ -24,10 +24,7 @@ fn write(records: &[Vec<u8>]) -> (std::sync::Arc<MemFs>, Vec<u64>) {
 /// Asserts the three modes' verdicts on a log damaged at `bad`, whose intact prefix is
 /// `prefix` records and whose first damaged record starts at `dropped_from`.
 fn assert_mid_log(fs: &MemFs, records: &[Vec<u8>], prefix: usize, bad: u64, dropped_from: u64) {
-    for mode in [
-        RecoveryMode::TolerateCorruptedTail,
-        RecoveryMode::AbsoluteConsistency,
-    ] {
+    for mode in [RecoveryMode::TolerateCorruptedTail, RecoveryMode::AbsoluteConsistency] {
         let e = read_log(fs, 1, mode).unwrap_err();
         assert!(e.is_corruption());
         let (file, offset) = corruption_at(&e);
@@ -50,12 +47,7 @@ fn every_flipped_byte_of_a_middle_record_is_reported_at_that_record() {
         assert_mid_log(&fs, &records, 1, start, start);
         fs.mutate_byte(&path, off as usize, |b| b ^ 0x41).unwrap();
     }
-    assert_eq!(
-        read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency)
-            .unwrap()
-            .0,
-        records
-    );
+    assert_eq!(read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency).unwrap().0, records);
 }
 
 #[test]
@@ -63,8 +55,7 @@ fn damaged_middle_fragment_of_a_multi_block_record() {
     let records = vec![payload(0, 10), payload(1, 3 * BLOCK_SIZE), payload(2, 10)];
     let (fs, starts) = write(&records);
     // The Middle fragment that begins block 1.
-    fs.mutate_byte(&log_path(1), BLOCK_SIZE + 100, |b| !b)
-        .unwrap();
+    fs.mutate_byte(&log_path(1), BLOCK_SIZE + 100, |b| !b).unwrap();
     assert_mid_log(&fs, &records, 1, BLOCK_SIZE as u64, starts[1]);
 }
 
@@ -97,10 +88,7 @@ fn a_first_fragment_without_its_last_is_dropped_whole() {
     let (fs, starts) = write(&records);
     // First in block 0, Middle in block 1, Last in block 2: cut the Last off entirely.
     fs.truncate(&log_path(1), 2 * BLOCK_SIZE).unwrap();
-    for mode in [
-        RecoveryMode::TolerateCorruptedTail,
-        RecoveryMode::PointInTime,
-    ] {
+    for mode in [RecoveryMode::TolerateCorruptedTail, RecoveryMode::PointInTime] {
         let (recs, r) = read_log(&*fs, 1, mode).unwrap();
         assert_eq!(recs, records[..1]);
         assert_eq!(r.tail_dropped().map(|t| t.0), Some(starts[1]));
@@ -127,11 +115,7 @@ fn a_damaged_last_record_with_nothing_after_is_indistinguishable_from_a_torn_one
 #[test]
 fn garbage_or_zeroes_after_the_last_record_end_the_log() {
     let records: Vec<_> = (0..3).map(|i| payload(i, 100)).collect();
-    for junk in [
-        vec![0u8; 5000],
-        payload(77, 5000),
-        vec![0u8; 2 * BLOCK_SIZE],
-    ] {
+    for junk in [vec![0u8; 5000], payload(77, 5000), vec![0u8; 2 * BLOCK_SIZE]] {
         let (fs, _) = write(&records);
         let end = fs.file_size(&log_path(1)).unwrap();
         let mut bytes = fs.read_all(&log_path(1)).unwrap();
@@ -148,8 +132,7 @@ fn garbage_or_zeroes_after_the_last_record_end_the_log() {
 fn a_damaged_file_header_is_reported_when_records_follow() {
     let records = vec![payload(0, 10)];
     let (fs, _) = write(&records);
-    fs.mutate_byte(&log_path(1), HEADER_SIZE + 3, |b| !b)
-        .unwrap();
+    fs.mutate_byte(&log_path(1), HEADER_SIZE + 3, |b| !b).unwrap();
     let e = read_log(&*fs, 1, RecoveryMode::default()).unwrap_err();
     assert_eq!(corruption_at(&e).1, 0);
     let (recs, r) = read_log(&*fs, 1, RecoveryMode::PointInTime).unwrap();

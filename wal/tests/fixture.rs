@@ -56,29 +56,14 @@ fn v1_fixture_still_opens() {
     let bytes = StdFs.read_all(path).unwrap();
     // Spot checks of the layout that docs/format/wal.md promises, independent of the reader.
     let last_fragment = 2 * BLOCK_SIZE + 1000 - 2 * MAX_FRAGMENT_LEN;
-    assert_eq!(
-        bytes.len(),
-        3 * BLOCK_SIZE + HEADER_SIZE + last_fragment + HEADER_SIZE + 4
-    );
-    assert_eq!(
-        &bytes[4..7],
-        &[FILE_HEADER_LEN as u8, 0, 5],
-        "header record length and type"
-    );
+    assert_eq!(bytes.len(), 3 * BLOCK_SIZE + HEADER_SIZE + last_fragment + HEADER_SIZE + 4);
+    assert_eq!(&bytes[4..7], &[FILE_HEADER_LEN as u8, 0, 5], "header record length and type");
     assert_eq!(&bytes[7..15], b"kvdWAL\0\x01", "magic");
     assert_eq!(&bytes[15..19], &1u32.to_le_bytes(), "format version");
     assert_eq!(&bytes[19..27], &LOG_NUMBER.to_le_bytes(), "log number");
-    assert_eq!(
-        &bytes[BLOCK_SIZE - 3..BLOCK_SIZE],
-        &[0, 0, 0],
-        "block tail padding"
-    );
+    assert_eq!(&bytes[BLOCK_SIZE - 3..BLOCK_SIZE], &[0, 0, 0], "block tail padding");
     assert_eq!(bytes[BLOCK_SIZE + 6], 2, "First fragment opens block 1");
-    assert_eq!(
-        bytes[2 * BLOCK_SIZE + 6],
-        3,
-        "Middle fragment fills block 2"
-    );
+    assert_eq!(bytes[2 * BLOCK_SIZE + 6], 3, "Middle fragment fills block 2");
     assert_eq!(bytes[3 * BLOCK_SIZE + 6], 4, "Last fragment opens block 3");
 
     let mut r = LogReader::open(&StdFs, path, RecoveryMode::AbsoluteConsistency).unwrap();
@@ -96,8 +81,5 @@ fn writer_still_writes_v1_bytes() {
     if regenerating() {
         return; // the other test is rewriting the file
     }
-    assert!(
-        StdFs.read_all(Path::new(FIXTURE)).unwrap() == write_v1(),
-        "v1 format drifted"
-    );
+    assert!(StdFs.read_all(Path::new(FIXTURE)).unwrap() == write_v1(), "v1 format drifted");
 }

@@ -13,11 +13,7 @@ use proptest::prelude::*;
 fn valid_log(sizes: &[usize]) -> (Vec<u8>, Vec<Vec<u8>>) {
     let fs = mem_fs();
     let wal = create_wal(fs.clone(), SyncPolicy::Never);
-    let records: Vec<_> = sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| payload(i as u64, n))
-        .collect();
+    let records: Vec<_> = sizes.iter().enumerate().map(|(i, &n)| payload(i as u64, n)).collect();
     for p in &records {
         wal.append(p, false).unwrap();
     }
@@ -33,10 +29,7 @@ fn check_prefix(bytes: &[u8], records: &[Vec<u8>]) {
         };
         let mut i = 0;
         while let Ok(Some(p)) = r.next_record() {
-            assert!(
-                i < records.len() && p == records[i],
-                "{mode:?}: record {i} is not the original"
-            );
+            assert!(i < records.len() && p == records[i], "{mode:?}: record {i} is not the original");
             i += 1;
         }
     }

@@ -26,12 +26,7 @@ fn appends_are_synced_in_the_background() {
     assert_eq!(wal.syncs(), before, "append itself must not sync");
     eventually("a background sync", || wal.syncs() > before);
     fs.power_loss();
-    assert_eq!(
-        read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency)
-            .unwrap()
-            .0,
-        [b"one"]
-    );
+    assert_eq!(read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency).unwrap().0, [b"one"]);
 }
 
 #[test]
@@ -51,18 +46,9 @@ fn close_does_not_wait_for_the_interval() {
     wal.append(b"one", false).unwrap();
     let t = Instant::now();
     wal.close().unwrap();
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "close took {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(2), "close took {:?}", t.elapsed());
     fs.power_loss();
-    assert_eq!(
-        read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency)
-            .unwrap()
-            .0,
-        [b"one"]
-    );
+    assert_eq!(read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency).unwrap().0, [b"one"]);
     // Dropping an open one is just as prompt.
     let wal = create_wal(mem_fs(), SyncPolicy::Interval(Duration::from_secs(3600)));
     let t = Instant::now();

@@ -38,11 +38,7 @@ fn a_failed_sync_poisons_even_if_the_fault_was_transient() {
     assert!(matches!(&e, Error::Base(b) if b.is_injected()), "{e}");
     assert_eq!(fault.failures(), 1);
     assert_refuses_writes(&wal);
-    assert_eq!(
-        fault.failures(),
-        1,
-        "a poisoned log must not touch the file again"
-    );
+    assert_eq!(fault.failures(), 1, "a poisoned log must not touch the file again");
     // What was acknowledged survives; the failed record was never acknowledged.
     mem.power_loss();
     let (got, _) = read_log(&*mem, 1, RecoveryMode::AbsoluteConsistency).unwrap();
@@ -87,10 +83,7 @@ fn a_failed_background_sync_poisons() {
 #[test]
 fn a_failed_rotation_poisons_but_a_refused_number_does_not() {
     let (_mem, fault, wal) = faulty(SyncPolicy::Never);
-    assert!(matches!(
-        wal.rotate(1),
-        Err(Error::LogNumberNotIncreasing { .. })
-    ));
+    assert!(matches!(wal.rotate(1), Err(Error::LogNumberNotIncreasing { .. })));
     assert!(!wal.is_poisoned());
     fault.fail_after(0, false); // creating log 2 fails
     assert!(matches!(wal.rotate(2), Err(Error::Base(_))));

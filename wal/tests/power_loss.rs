@@ -8,11 +8,7 @@ use kvd_wal::format::BLOCK_SIZE;
 use kvd_wal::{RecoveryMode, SyncPolicy, Wal};
 
 fn records() -> Vec<Vec<u8>> {
-    [10, 0, BLOCK_SIZE, 5000, 3 * BLOCK_SIZE + 1, 1]
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| payload(i as u64, n))
-        .collect()
+    [10, 0, BLOCK_SIZE, 5000, 3 * BLOCK_SIZE + 1, 1].iter().enumerate().map(|(i, &n)| payload(i as u64, n)).collect()
 }
 
 #[test]
@@ -46,12 +42,7 @@ fn never_drops_only_an_unsynced_suffix() {
             wal.append(p, i + 1 == synced).unwrap();
         }
         // Every append was flushed to the OS: a process crash (no power loss) loses nothing.
-        assert_eq!(
-            read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency)
-                .unwrap()
-                .0,
-            want
-        );
+        assert_eq!(read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency).unwrap().0, want);
         fs.power_loss();
         // MemFs keeps exactly the synced prefix; a real disk may keep some more, never less.
         for mode in MODES {
@@ -81,12 +72,7 @@ fn rotation_makes_the_old_log_and_the_new_entry_durable() {
     wal.rotate(2).unwrap();
     wal.append(b"unsynced", false).unwrap();
     fs.power_loss();
-    assert_eq!(
-        read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency)
-            .unwrap()
-            .0,
-        [b"old"]
-    );
+    assert_eq!(read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency).unwrap().0, [b"old"]);
     let (got, r) = read_log(&*fs, 2, RecoveryMode::AbsoluteConsistency).unwrap();
     assert!(got.is_empty());
     assert_eq!(r.log_number(), Some(2));
@@ -100,22 +86,12 @@ fn close_and_drop_sync_even_under_never() {
     wal.append(b"closed", false).unwrap();
     wal.close().unwrap();
     fs.power_loss();
-    assert_eq!(
-        read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency)
-            .unwrap()
-            .0,
-        [b"closed"]
-    );
+    assert_eq!(read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency).unwrap().0, [b"closed"]);
 
     let fs = mem_fs();
     let wal = create_wal(fs.clone(), SyncPolicy::Never);
     wal.append(b"dropped", false).unwrap();
     drop(wal);
     fs.power_loss();
-    assert_eq!(
-        read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency)
-            .unwrap()
-            .0,
-        [b"dropped"]
-    );
+    assert_eq!(read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency).unwrap().0, [b"dropped"]);
 }

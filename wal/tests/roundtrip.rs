@@ -47,11 +47,7 @@ fn edge_sizes_roundtrip_alone_and_together() {
     // Together: the same sizes at shifting offsets.
     let fs = mem_fs();
     let wal = create_wal(fs.clone(), SyncPolicy::Never);
-    let all: Vec<_> = edge_sizes()
-        .into_iter()
-        .enumerate()
-        .map(|(i, n)| payload(100 + i as u64, n))
-        .collect();
+    let all: Vec<_> = edge_sizes().into_iter().enumerate().map(|(i, n)| payload(100 + i as u64, n)).collect();
     for p in &all {
         wal.append(p, false).unwrap();
     }
@@ -80,14 +76,10 @@ fn records_starting_in_the_last_bytes_of_a_block() {
             w.flush().unwrap();
             let want = [filler, p, b"tail".to_vec()];
             let bytes = fs.read_all(&path).unwrap();
-            let got = read_bytes(&bytes, RecoveryMode::AbsoluteConsistency)
-                .unwrap()
-                .0;
+            let got = read_bytes(&bytes, RecoveryMode::AbsoluteConsistency).unwrap().0;
             assert_eq!(got, want, "j={j} len={len}");
             // The block-at-a-time file source agrees with the in-memory one.
-            let got = read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency)
-                .unwrap()
-                .0;
+            let got = read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency).unwrap().0;
             assert_eq!(got, want, "j={j} len={len}");
         }
     }
@@ -119,24 +111,13 @@ fn rotation_splits_records_between_logs() {
     assert_eq!(wal.current_log_number(), 5);
     wal.append(b"in five", false).unwrap();
     // Numbers must increase; a refused rotation changes nothing.
-    assert!(matches!(
-        wal.rotate(5),
-        Err(Error::LogNumberNotIncreasing { current: 5, .. })
-    ));
-    assert!(matches!(
-        wal.rotate(3),
-        Err(Error::LogNumberNotIncreasing { requested: 3, .. })
-    ));
+    assert!(matches!(wal.rotate(5), Err(Error::LogNumberNotIncreasing { current: 5, .. })));
+    assert!(matches!(wal.rotate(3), Err(Error::LogNumberNotIncreasing { requested: 3, .. })));
     wal.append(b"still five", false).unwrap();
     wal.close().unwrap();
     assert!(matches!(wal.append(b"x", false), Err(Error::Closed)));
     wal.close().unwrap();
-    assert_eq!(
-        read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency)
-            .unwrap()
-            .0,
-        [b"in one"]
-    );
+    assert_eq!(read_log(&*fs, 1, RecoveryMode::AbsoluteConsistency).unwrap().0, [b"in one"]);
     let (five, r) = read_log(&*fs, 5, RecoveryMode::AbsoluteConsistency).unwrap();
     assert_eq!(five, [b"in five".to_vec(), b"still five".to_vec()]);
     assert_eq!(r.log_number(), Some(5));

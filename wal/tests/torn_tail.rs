@@ -33,26 +33,19 @@ fn check_cuts(earlier: &[Vec<u8>], bytes: &[u8], before: usize, cuts: impl Itera
     for cut in cuts {
         // Cutting right after the padding that completes a block leaves no record bytes at
         // all: a clean end, like cutting exactly before the record.
-        let clean =
-            cut == before || (cut % BLOCK_SIZE == 0 && bytes[before..cut].iter().all(|&b| b == 0));
+        let clean = cut == before || (cut % BLOCK_SIZE == 0 && bytes[before..cut].iter().all(|&b| b == 0));
         let mut f = fs.create(&path).unwrap();
         f.append(bytes).unwrap();
         f.sync().unwrap();
         fs.truncate(&path, cut).unwrap();
 
-        for mode in [
-            RecoveryMode::TolerateCorruptedTail,
-            RecoveryMode::PointInTime,
-        ] {
+        for mode in [RecoveryMode::TolerateCorruptedTail, RecoveryMode::PointInTime] {
             let (recs, r) = read_log(&*fs, 2, mode).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
             assert_eq!(recs, earlier, "cut {cut} {mode:?}");
             match r.tail_dropped() {
                 None => assert!(clean, "cut {cut}: a torn record must be reported"),
                 Some((off, _)) => {
-                    assert!(
-                        (before as u64..cut as u64).contains(&off),
-                        "cut {cut}: at {off}"
-                    )
+                    assert!((before as u64..cut as u64).contains(&off), "cut {cut}: at {off}")
                 }
             }
         }
@@ -64,10 +57,7 @@ fn check_cuts(earlier: &[Vec<u8>], bytes: &[u8], before: usize, cuts: impl Itera
             Err(e) => {
                 let (file, off) = corruption_at(&e);
                 assert!(file.ends_with("000002.log"));
-                assert!(
-                    (before as u64..=cut as u64).contains(&off),
-                    "cut {cut}: at {off}"
-                );
+                assert!((before as u64..=cut as u64).contains(&off), "cut {cut}: at {off}");
             }
         }
     }
@@ -87,10 +77,7 @@ fn small_last_record_torn_at_every_byte() {
 #[test]
 fn record_spanning_a_block_boundary_torn_at_every_byte() {
     // The last record starts 100 bytes before the end of block 0.
-    let filler = payload(
-        1,
-        BLOCK_SIZE - 100 - (HEADER_SIZE + FILE_HEADER_LEN) - HEADER_SIZE,
-    );
+    let filler = payload(1, BLOCK_SIZE - 100 - (HEADER_SIZE + FILE_HEADER_LEN) - HEADER_SIZE);
     let earlier = vec![filler];
     let (bytes, before) = log_bytes(&earlier, &payload(9, 2000));
     assert_eq!(before, BLOCK_SIZE - 100);
@@ -100,10 +87,7 @@ fn record_spanning_a_block_boundary_torn_at_every_byte() {
 #[test]
 fn record_after_padding_torn_at_every_byte() {
     // 3 bytes left in block 0: the last append writes padding, then its record in block 1.
-    let filler = payload(
-        1,
-        BLOCK_SIZE - 3 - (HEADER_SIZE + FILE_HEADER_LEN) - HEADER_SIZE,
-    );
+    let filler = payload(1, BLOCK_SIZE - 3 - (HEADER_SIZE + FILE_HEADER_LEN) - HEADER_SIZE);
     let earlier = vec![filler];
     let (bytes, before) = log_bytes(&earlier, &payload(9, 50));
     assert_eq!(before, BLOCK_SIZE - 3);
@@ -118,10 +102,5 @@ fn multi_block_record_torn_at_sampled_bytes_and_every_block_edge() {
         .flat_map(|b| (b * BLOCK_SIZE).saturating_sub(8)..b * BLOCK_SIZE + 8)
         .filter(|&c| c >= before && c < bytes.len());
     let sampled = (before..bytes.len()).step_by(997);
-    check_cuts(
-        &earlier,
-        &bytes,
-        before,
-        sampled.chain(edges).chain([bytes.len() - 1]),
-    );
+    check_cuts(&earlier, &bytes, before, sampled.chain(edges).chain([bytes.len() - 1]));
 }

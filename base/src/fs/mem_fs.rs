@@ -211,12 +211,8 @@ impl Fs for MemFs {
     fn sync_dir(&self, path: &Path) -> Result<()> {
         let mut st = self.state.lock();
         st.durable.retain(|p, _| p.parent() != Some(path));
-        let entries: Vec<_> = st
-            .live
-            .iter()
-            .filter(|(p, _)| p.parent() == Some(path))
-            .map(|(p, i)| (p.clone(), i.clone()))
-            .collect();
+        let entries: Vec<_> =
+            st.live.iter().filter(|(p, _)| p.parent() == Some(path)).map(|(p, i)| (p.clone(), i.clone())).collect();
         st.durable.extend(entries);
         Ok(())
     }

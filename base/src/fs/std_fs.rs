@@ -73,11 +73,7 @@ impl Drop for StdLock {
 impl Fs for StdFs {
     fn create(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
         let f = File::create(path).map_err(|e| Error::io("create", path, e))?;
-        Ok(Box::new(StdWritable {
-            path: path.to_path_buf(),
-            out: BufWriter::with_capacity(64 * 1024, f),
-            len: 0,
-        }))
+        Ok(Box::new(StdWritable { path: path.to_path_buf(), out: BufWriter::with_capacity(64 * 1024, f), len: 0 }))
     }
 
     fn open(&self, path: &Path) -> Result<Arc<dyn RandomAccessFile>> {

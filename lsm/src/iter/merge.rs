@@ -207,11 +207,8 @@ mod tests {
 
     #[test]
     fn merges_and_switches_direction() {
-        let mut it = MergingIterator::new(vec![
-            mem(&[("a", 5), ("c", 6)]),
-            mem(&[("a", 2), ("b", 3), ("d", 1)]),
-            mem(&[]),
-        ]);
+        let mut it =
+            MergingIterator::new(vec![mem(&[("a", 5), ("c", 6)]), mem(&[("a", 2), ("b", 3), ("d", 1)]), mem(&[])]);
         it.seek_to_first().unwrap();
         let all = collect_fwd(&mut it);
         let want: Vec<(String, u64)> =

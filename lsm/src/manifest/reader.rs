@@ -157,8 +157,7 @@ mod tests {
         fs.create_dir_all(dir).unwrap();
         assert!(recover(&fs, dir).unwrap().is_none());
         let mut w = ManifestWriter::create(&fs, dir, 1, &ManifestState::new_db()).unwrap();
-        w.append(&VersionEdit { new_files: vec![(0, file(5))], last_seqno: Some(7), ..Default::default() })
-            .unwrap();
+        w.append(&VersionEdit { new_files: vec![(0, file(5))], last_seqno: Some(7), ..Default::default() }).unwrap();
         w.append(&VersionEdit { new_files: vec![(0, file(6))], ..Default::default() }).unwrap();
         let (n, st) = recover(&fs, dir).unwrap().unwrap();
         assert_eq!(n, 1);

@@ -43,8 +43,7 @@ impl Block {
         }
         let mut prev: Option<u32> = None;
         for i in 0..num_restarts {
-            let r = read_u32_at(&data, restarts_offset + 4 * i)
-                .ok_or_else(|| bad("restart array out of bounds"))?;
+            let r = read_u32_at(&data, restarts_offset + 4 * i).ok_or_else(|| bad("restart array out of bounds"))?;
             let ok = match prev {
                 None => r == 0,
                 Some(p) => r > p,
@@ -54,13 +53,7 @@ impl Block {
             }
             prev = Some(r);
         }
-        Ok(Block {
-            data,
-            restarts_offset,
-            num_restarts,
-            file,
-            file_offset,
-        })
+        Ok(Block { data, restarts_offset, num_restarts, file, file_offset })
     }
 
     /// Decodes raw, untrusted bytes as a block not tied to a file (named `<block>`); for tools
@@ -96,8 +89,7 @@ impl Block {
 
     /// Offset of restart point `i`, validated at construction. REQUIRES: `i < num_restarts()`.
     pub(crate) fn restart_point(&self, i: usize) -> usize {
-        read_u32_at(&self.data, self.restarts_offset + 4 * i)
-            .map_or(self.restarts_offset, |r| r as usize)
+        read_u32_at(&self.data, self.restarts_offset + 4 * i).map_or(self.restarts_offset, |r| r as usize)
     }
 
     /// The entries region (everything before the restart array).
@@ -107,11 +99,7 @@ impl Block {
 
     /// A corruption error for a bad entry at `pos` within the decoded block.
     pub(crate) fn corruption(&self, pos: usize, what: &str) -> Error {
-        Error::corruption(
-            &*self.file,
-            self.file_offset,
-            format!("block: {what} at byte {pos} of the decoded block"),
-        )
+        Error::corruption(&*self.file, self.file_offset, format!("block: {what} at byte {pos} of the decoded block"))
     }
 }
 

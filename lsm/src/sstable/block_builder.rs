@@ -41,11 +41,7 @@ impl BlockBuilder {
     /// Appends an entry. See the type's requirements.
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
         let shared = if self.counter < self.restart_interval && self.num_entries > 0 {
-            self.last_key
-                .iter()
-                .zip(key)
-                .take_while(|(a, b)| a == b)
-                .count()
+            self.last_key.iter().zip(key).take_while(|(a, b)| a == b).count()
         } else {
             // Restart: the first entry, or `restart_interval` entries since the last restart.
             self.restarts.push(self.buf.len() as u32);

@@ -76,29 +76,21 @@ pub(crate) fn read_block(
     let bad = |reason: String| Error::corruption(file_name, handle.offset, reason);
     match handle.end_with_trailer() {
         Some(end) if end <= limit => {}
-        _ => {
-            return Err(bad(format!(
-                "block handle {handle:?} reaches past the blocks' end {limit}"
-            )))
-        }
+        _ => return Err(bad(format!("block handle {handle:?} reaches past the blocks' end {limit}"))),
     }
     let size = usize::try_from(handle.size).map_err(|_| bad("block too large".into()))?;
     let mut buf = file.read_at(handle.offset, size + BLOCK_TRAILER_LEN)?;
     let expected = kvd_base::coding::read_u64_at(&buf, size + 1).unwrap_or(0);
     let actual = checksum64(&buf[..size + 1]);
     if expected != actual {
-        return Err(bad(format!(
-            "block checksum mismatch: stored {expected:#018x}, computed {actual:#018x}"
-        )));
+        return Err(bad(format!("block checksum mismatch: stored {expected:#018x}, computed {actual:#018x}")));
     }
     match buf[size] {
         TYPE_NONE => {
             buf.truncate(size);
             Ok(buf)
         }
-        TYPE_ZSTD => {
-            decompress(&buf[..size]).map_err(|reason| bad(format!("zstd block: {reason}")))
-        }
+        TYPE_ZSTD => decompress(&buf[..size]).map_err(|reason| bad(format!("zstd block: {reason}"))),
         t => Err(bad(format!("unknown compression type {t}"))),
     }
 }
@@ -114,15 +106,9 @@ fn decompress(stored: &[u8]) -> std::result::Result<Vec<u8>, String> {
     // Grow as bytes arrive rather than trusting `len` for one big allocation; read one byte
     // past `len` to notice a frame that inflates to more.
     let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
-    decoder
-        .take(len + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
+    decoder.take(len + 1).read_to_end(&mut out).map_err(|e| e.to_string())?;
     if out.len() as u64 != len {
-        return Err(format!(
-            "decompressed to {} bytes, expected {len}",
-            out.len()
-        ));
+        return Err(format!("decompressed to {} bytes, expected {len}", out.len()));
     }
     Ok(out)
 }
@@ -149,10 +135,7 @@ mod tests {
     #[test]
     fn compresses_only_when_worth_it() {
         let compressible = vec![7u8; 4096];
-        assert_eq!(
-            roundtrip(&compressible, Compression::Zstd { level: 3 }).1,
-            TYPE_ZSTD
-        );
+        assert_eq!(roundtrip(&compressible, Compression::Zstd { level: 3 }).1, TYPE_ZSTD);
         assert_eq!(roundtrip(&compressible, Compression::None).1, TYPE_NONE);
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let random: Vec<u8> = (0..4096)
@@ -174,14 +157,7 @@ mod tests {
         let p = Path::new("/t");
         let mut f = fs.create(p).unwrap();
         let mut off = 0;
-        let h = write_block(
-            &mut *f,
-            "t",
-            &mut off,
-            &[5u8; 300],
-            Compression::Zstd { level: 1 },
-        )
-        .unwrap();
+        let h = write_block(&mut *f, "t", &mut off, &[5u8; 300], Compression::Zstd { level: 1 }).unwrap();
         for i in 0..off as usize {
             fs.mutate_byte(p, i, |b| b ^ 0x10).unwrap();
             let e = read_block(&*fs.open(p).unwrap(), "t", h, off).unwrap_err();

@@ -37,12 +37,7 @@ fn decode_entry(entries: &[u8], pos: usize) -> Option<EntryHeader> {
     if end > entries.len() {
         return None;
     }
-    Some(EntryHeader {
-        shared,
-        non_shared,
-        key_start,
-        end,
-    })
+    Some(EntryHeader { shared, non_shared, key_start, end })
 }
 
 /// Iterates a block's entries in stored order, which is internal-key order for every block
@@ -69,15 +64,7 @@ impl BlockIter {
     /// A cursor over `block`, not yet positioned.
     pub fn new(block: Arc<Block>) -> Self {
         let end = block.entries().len();
-        BlockIter {
-            block,
-            current: end,
-            next: end,
-            restart_index: 0,
-            key: Vec::new(),
-            value: (0, 0),
-            valid: false,
-        }
+        BlockIter { block, current: end, next: end, restart_index: 0, key: Vec::new(), value: (0, 0), valid: false }
     }
 
     /// The block being iterated.
@@ -122,9 +109,7 @@ impl BlockIter {
         let h = decode_entry(entries, self.current)
             .ok_or_else(|| block.corruption(self.current, "entry overruns the block"))?;
         if h.shared > self.key.len() {
-            return Err(
-                block.corruption(self.current, "shared prefix longer than the previous key")
-            );
+            return Err(block.corruption(self.current, "shared prefix longer than the previous key"));
         }
         while self.restart_index + 1 < block.num_restarts()
             && block.restart_point(self.restart_index + 1) <= self.current
@@ -135,8 +120,7 @@ impl BlockIter {
             return Err(block.corruption(self.current, "restart entry shares a prefix"));
         }
         self.key.truncate(h.shared);
-        self.key
-            .extend_from_slice(&entries[h.key_start..h.key_start + h.non_shared]);
+        self.key.extend_from_slice(&entries[h.key_start..h.key_start + h.non_shared]);
         self.value = (h.key_start + h.non_shared, h.end);
         self.next = h.end;
         self.valid = true;

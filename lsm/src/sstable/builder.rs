@@ -16,9 +16,7 @@ use super::block_io::{write_block, BLOCK_TRAILER_LEN};
 use super::filter::FilterBuilder;
 use super::footer::Footer;
 use super::separator::shortest_separator;
-use super::{
-    BlockBuilder, BlockHandle, Compression, TableOptions, TableProperties, MAX_BLOOM_BITS_PER_KEY,
-};
+use super::{BlockBuilder, BlockHandle, Compression, TableOptions, TableProperties, MAX_BLOOM_BITS_PER_KEY};
 use crate::{Error, Result};
 
 /// Builds one table file.
@@ -84,11 +82,8 @@ impl TableBuilder {
     /// Appends an entry. See the type's requirements.
     pub fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
         self.check_usable()?;
-        let parsed = parse_internal_key(ikey)
-            .map_err(|e| self.invalid(&format!("malformed internal key: {e}")))?;
-        if self.props.num_entries > 0
-            && compare_internal_keys(ikey, &self.last_key) != std::cmp::Ordering::Greater
-        {
+        let parsed = parse_internal_key(ikey).map_err(|e| self.invalid(&format!("malformed internal key: {e}")))?;
+        if self.props.num_entries > 0 && compare_internal_keys(ikey, &self.last_key) != std::cmp::Ordering::Greater {
             return Err(self.invalid("keys must be added in strictly increasing order"));
         }
         if u32::try_from(ikey.len()).is_err() || u32::try_from(value.len()).is_err() {
@@ -148,52 +143,27 @@ impl TableBuilder {
 
         let filter = match self.filter.finish() {
             Some(bytes) => {
-                let h = write_block(
-                    &mut *self.file,
-                    &self.file_name,
-                    &mut self.offset,
-                    &bytes,
-                    Compression::None,
-                )?;
+                let h = write_block(&mut *self.file, &self.file_name, &mut self.offset, &bytes, Compression::None)?;
                 self.props.filter_size = h.size + BLOCK_TRAILER_LEN as u64;
                 Some(h)
             }
             None => None,
         };
         let index_raw = self.index_block.finish();
-        let index = write_block(
-            &mut *self.file,
-            &self.file_name,
-            &mut self.offset,
-            &index_raw,
-            self.opts.compression,
-        )?;
+        let index = write_block(&mut *self.file, &self.file_name, &mut self.offset, &index_raw, self.opts.compression)?;
         self.props.index_size = index.size + BLOCK_TRAILER_LEN as u64;
 
         self.props.format_version = SST_FORMAT_VERSION;
         self.props.largest_key = self.last_key.clone();
         self.props.compression = self.opts.compression;
         self.props.bloom_bits_per_key = self.opts.bloom_bits_per_key;
-        self.props.created_at_millis = self
-            .created_at_millis
-            .unwrap_or_else(|| SystemClock.now_millis());
+        self.props.created_at_millis = self.created_at_millis.unwrap_or_else(|| SystemClock.now_millis());
         let props_raw = self.props.encode();
-        let properties = write_block(
-            &mut *self.file,
-            &self.file_name,
-            &mut self.offset,
-            &props_raw,
-            Compression::None,
-        )?;
+        let properties =
+            write_block(&mut *self.file, &self.file_name, &mut self.offset, &props_raw, Compression::None)?;
 
         let mut footer = Vec::with_capacity(super::FOOTER_LEN);
-        Footer {
-            index,
-            filter,
-            properties,
-            format_version: SST_FORMAT_VERSION,
-        }
-        .encode(&mut footer);
+        Footer { index, filter, properties, format_version: SST_FORMAT_VERSION }.encode(&mut footer);
         self.file.append(&footer)?;
         self.offset += footer.len() as u64;
         self.file.sync()?;
@@ -227,14 +197,7 @@ impl TableBuilder {
         self.index_block.add(key, &v);
     }
 
-    fn record(
-        &mut self,
-        ikey: &[u8],
-        value: &[u8],
-        seq: u64,
-        kind: ValueKind,
-        expiry: Option<u64>,
-    ) {
+    fn record(&mut self, ikey: &[u8], value: &[u8], seq: u64, kind: ValueKind, expiry: Option<u64>) {
         let p = &mut self.props;
         if p.num_entries == 0 {
             p.smallest_key = ikey.to_vec();
@@ -258,13 +221,7 @@ impl TableBuilder {
 
     fn flush_data_block(&mut self) -> Result<()> {
         let raw = self.data_block.finish();
-        let r = write_block(
-            &mut *self.file,
-            &self.file_name,
-            &mut self.offset,
-            &raw,
-            self.opts.compression,
-        );
+        let r = write_block(&mut *self.file, &self.file_name, &mut self.offset, &raw, self.opts.compression);
         let handle = r.inspect_err(|_| self.poisoned = true)?;
         self.props.num_data_blocks += 1;
         self.props.data_size += handle.size + BLOCK_TRAILER_LEN as u64;

@@ -50,10 +50,7 @@ pub(crate) struct FilterBuilder {
 impl FilterBuilder {
     /// A builder for `bits_per_key` bits per key; 0 builds no filter.
     pub(crate) fn new(bits_per_key: u32) -> Self {
-        FilterBuilder {
-            bits_per_key,
-            hashes: Vec::new(),
-        }
+        FilterBuilder { bits_per_key, hashes: Vec::new() }
     }
 
     /// Records a user key. The table builder calls this once per distinct user key.
@@ -70,9 +67,7 @@ impl FilterBuilder {
             return None;
         }
         let bits = (n as u64).saturating_mul(u64::from(self.bits_per_key));
-        let bytes = usize::try_from(bits.div_ceil(8))
-            .unwrap_or(usize::MAX)
-            .max(MIN_BITMAP_BYTES);
+        let bytes = usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX).max(MIN_BITMAP_BYTES);
         let mut bloom = match Bloom::<u64>::new_with_seed(bytes, n, &BLOOM_SEED) {
             Ok(b) => b,
             Err(e) => {
@@ -110,10 +105,7 @@ impl FilterReader {
             return Err(format!("unknown filter kind {kind}"));
         }
         if rest.len() < CRATE_HEADER_LEN {
-            return Err(format!(
-                "filter of {} bytes is shorter than its header",
-                rest.len()
-            ));
+            return Err(format!("filter of {} bytes is shorter than its header", rest.len()));
         }
         if rest[0] != CRATE_VERSION {
             return Err(format!("unknown bloom serialization version {}", rest[0]));
@@ -121,21 +113,14 @@ impl FilterReader {
         let bitmap_len = read_u64_at(rest, 1).unwrap_or(0);
         let actual = (rest.len() - CRATE_HEADER_LEN) as u64;
         if bitmap_len == 0 || bitmap_len != actual {
-            return Err(format!(
-                "bloom bitmap length {bitmap_len} but {actual} bytes present"
-            ));
+            return Err(format!("bloom bitmap length {bitmap_len} but {actual} bytes present"));
         }
         let k = read_u32_at(rest, 9).unwrap_or(0);
         if k == 0 || k > MAX_HASHES {
-            return Err(format!(
-                "bloom hash count {k} out of range 1..={MAX_HASHES}"
-            ));
+            return Err(format!("bloom hash count {k} out of range 1..={MAX_HASHES}"));
         }
         let bloom = Bloom::from_slice(rest).map_err(|e| format!("bloom filter: {e}"))?;
-        Ok(FilterReader {
-            bloom,
-            size: bytes.len(),
-        })
+        Ok(FilterReader { bloom, size: bytes.len() })
     }
 
     /// False only if `user_key` was certainly not added.
@@ -183,9 +168,7 @@ mod tests {
         assert_eq!(f.num_hashes(), 7);
         assert_eq!(f.seed(), BLOOM_SEED);
         assert!((0..10_000).all(|i| f.may_contain(format!("user{i}").as_bytes())));
-        let fp = (0..10_000)
-            .filter(|i| f.may_contain(format!("other{i}").as_bytes()))
-            .count();
+        let fp = (0..10_000).filter(|i| f.may_contain(format!("other{i}").as_bytes())).count();
         assert!(fp < 300, "false positives: {fp}");
     }
 
@@ -218,15 +201,7 @@ mod tests {
         zero_k[10..14].copy_from_slice(&0u32.to_le_bytes());
         let mut kind = good.clone();
         kind[0] = 9;
-        for bad in [
-            vec![],
-            vec![1],
-            zero_len,
-            huge_k,
-            zero_k,
-            kind,
-            good[..good.len() - 1].to_vec(),
-        ] {
+        for bad in [vec![], vec![1], zero_len, huge_k, zero_k, kind, good[..good.len() - 1].to_vec()] {
             assert!(FilterReader::decode(&bad).is_err());
         }
     }

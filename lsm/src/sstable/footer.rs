@@ -59,13 +59,9 @@ impl Footer {
     /// `offset`. Checks, in order: length, magic, checksum, version; each failure is a
     /// corruption error naming `file_name`.
     pub fn decode(buf: &[u8], file_name: &str, offset: u64) -> Result<Footer> {
-        let bad =
-            |at: usize, reason: String| Error::corruption(file_name, offset + at as u64, reason);
+        let bad = |at: usize, reason: String| Error::corruption(file_name, offset + at as u64, reason);
         if buf.len() != FOOTER_LEN {
-            return Err(bad(
-                0,
-                format!("footer is {} bytes, expected {FOOTER_LEN}", buf.len()),
-            ));
+            return Err(bad(0, format!("footer is {} bytes, expected {FOOTER_LEN}", buf.len())));
         }
         let magic = kvd_base::coding::read_u64_at(buf, 60).unwrap_or(0);
         if magic != SST_MAGIC {
@@ -76,25 +72,16 @@ impl Footer {
             return Err(bad(CHECKSUMMED_LEN, "footer checksum mismatch".into()));
         }
         let mut d = Decoder::new(buf);
-        let decode_err =
-            |e: kvd_base::coding::DecodeError| Error::Base(e.in_file(file_name, offset));
+        let decode_err = |e: kvd_base::coding::DecodeError| Error::Base(e.in_file(file_name, offset));
         let index = BlockHandle::decode_fixed(&mut d).map_err(decode_err)?;
         let filter = BlockHandle::decode_fixed(&mut d).map_err(decode_err)?;
         let properties = BlockHandle::decode_fixed(&mut d).map_err(decode_err)?;
         let format_version = d.u32("format version").map_err(decode_err)?;
         if format_version != SST_FORMAT_VERSION {
-            return Err(bad(
-                48,
-                format!("unsupported table format version {format_version}"),
-            ));
+            return Err(bad(48, format!("unsupported table format version {format_version}")));
         }
         let filter = (filter != BlockHandle::default()).then_some(filter);
-        Ok(Footer {
-            index,
-            filter,
-            properties,
-            format_version,
-        })
+        Ok(Footer { index, filter, properties, format_version })
     }
 
     /// Reads and decodes the footer of `file`; a file shorter than a footer is corruption.
@@ -134,11 +121,7 @@ mod tests {
         assert_eq!(&b[60..], &SST_MAGIC.to_le_bytes());
         assert_eq!(Footer::decode(&b, "f", 0).unwrap(), sample());
         let mut none = Vec::new();
-        Footer {
-            filter: None,
-            ..sample()
-        }
-        .encode(&mut none);
+        Footer { filter: None, ..sample() }.encode(&mut none);
         assert_eq!(Footer::decode(&none, "f", 0).unwrap().filter, None);
     }
 
@@ -150,10 +133,7 @@ mod tests {
             let mut c = b.clone();
             c[i] ^= 1;
             let e = Footer::decode(&c, "table.sst", 0).unwrap_err();
-            assert!(
-                e.is_corruption() && e.to_string().contains("table.sst"),
-                "{e}"
-            );
+            assert!(e.is_corruption() && e.to_string().contains("table.sst"), "{e}");
         }
         assert!(Footer::decode(&b[1..], "f", 0).is_err());
     }
@@ -161,14 +141,7 @@ mod tests {
     #[test]
     fn unknown_version_is_rejected() {
         let mut b = Vec::new();
-        Footer {
-            format_version: 99,
-            ..sample()
-        }
-        .encode(&mut b);
-        assert!(Footer::decode(&b, "f", 0)
-            .unwrap_err()
-            .to_string()
-            .contains("version 99"));
+        Footer { format_version: 99, ..sample() }.encode(&mut b);
+        assert!(Footer::decode(&b, "f", 0).unwrap_err().to_string().contains("version 99"));
     }
 }

@@ -35,10 +35,7 @@ impl BlockHandle {
         let offset = d.varint("block handle offset")?;
         let size = d.varint("block handle size")?;
         if !d.is_empty() {
-            return Err(DecodeError {
-                offset: d.position(),
-                what: "block handle (trailing bytes)",
-            });
+            return Err(DecodeError { offset: d.position(), what: "block handle (trailing bytes)" });
         }
         Ok(BlockHandle { offset, size })
     }
@@ -58,9 +55,7 @@ impl BlockHandle {
 
     /// The offset just past the block's trailer, or None on overflow (only a corrupt handle).
     pub fn end_with_trailer(&self) -> Option<u64> {
-        self.offset
-            .checked_add(self.size)?
-            .checked_add(super::BLOCK_TRAILER_LEN as u64)
+        self.offset.checked_add(self.size)?.checked_add(super::BLOCK_TRAILER_LEN as u64)
     }
 }
 
@@ -70,11 +65,7 @@ mod tests {
 
     #[test]
     fn varint_and_fixed_roundtrip() {
-        for h in [
-            BlockHandle::new(0, 0),
-            BlockHandle::new(4096, 123),
-            BlockHandle::new(u64::MAX, u64::MAX),
-        ] {
+        for h in [BlockHandle::new(0, 0), BlockHandle::new(4096, 123), BlockHandle::new(u64::MAX, u64::MAX)] {
             let mut b = Vec::new();
             h.encode_varint(&mut b);
             assert!(b.len() <= MAX_VARINT_HANDLE_LEN);

@@ -125,11 +125,6 @@ pub const MAX_BLOOM_BITS_PER_KEY: u32 = 64;
 
 impl Default for TableOptions {
     fn default() -> Self {
-        TableOptions {
-            block_size: 4096,
-            restart_interval: 16,
-            bloom_bits_per_key: 10,
-            compression: Compression::None,
-        }
+        TableOptions { block_size: 4096, restart_interval: 16, bloom_bits_per_key: 10, compression: Compression::None }
     }
 }

@@ -130,11 +130,7 @@ impl TableProperties {
                 put_int(&mut b, tag::COMPRESSION_LEVEL, zigzag(level));
             }
         }
-        put_int(
-            &mut b,
-            tag::BLOOM_BITS_PER_KEY,
-            u64::from(self.bloom_bits_per_key),
-        );
+        put_int(&mut b, tag::BLOOM_BITS_PER_KEY, u64::from(self.bloom_bits_per_key));
         put_int(&mut b, tag::CREATED_AT, self.created_at_millis);
         b
     }
@@ -185,9 +181,7 @@ impl TableProperties {
                 tag::SMALLEST_SEQNO => p.smallest_seqno = int()?,
                 tag::LARGEST_SEQNO => p.largest_seqno = int()?,
                 tag::COMPRESSION => compression_code = Some(int()?),
-                tag::COMPRESSION_LEVEL => {
-                    level = Some(unzigzag(int()?).ok_or(err("compression level exceeds i32"))?)
-                }
+                tag::COMPRESSION_LEVEL => level = Some(unzigzag(int()?).ok_or(err("compression level exceeds i32"))?),
                 tag::BLOOM_BITS_PER_KEY => p.bloom_bits_per_key = int32()?,
                 tag::CREATED_AT => p.created_at_millis = int()?,
                 _ => continue, // a property from a later version
@@ -195,20 +189,12 @@ impl TableProperties {
             seen.push(t);
         }
         if tag::REQUIRED.iter().any(|t| !seen.contains(t)) {
-            return Err(DecodeError {
-                offset: buf.len(),
-                what: "properties (a required property is missing)",
-            });
+            return Err(DecodeError { offset: buf.len(), what: "properties (a required property is missing)" });
         }
         p.compression = match (compression_code, level) {
             (Some(COMPRESSION_NONE), None) => Compression::None,
             (Some(COMPRESSION_ZSTD), Some(level)) => Compression::Zstd { level },
-            _ => {
-                return Err(DecodeError {
-                    offset: buf.len(),
-                    what: "compression property",
-                })
-            }
+            _ => return Err(DecodeError { offset: buf.len(), what: "compression property" }),
         };
         Ok(p)
     }
@@ -247,11 +233,7 @@ mod tests {
     fn roundtrip() {
         let p = sample();
         assert_eq!(TableProperties::decode(&p.encode()).unwrap(), p);
-        let q = TableProperties {
-            earliest_expiry: None,
-            compression: Compression::None,
-            ..sample()
-        };
+        let q = TableProperties { earliest_expiry: None, compression: Compression::None, ..sample() };
         assert_eq!(TableProperties::decode(&q.encode()).unwrap(), q);
         for l in [i32::MIN, -1, 0, 1, 22, i32::MAX] {
             assert_eq!(unzigzag(zigzag(l)), Some(l));

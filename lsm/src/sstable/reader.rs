@@ -65,17 +65,13 @@ impl Table {
         let blocks_end = file_len - FOOTER_LEN as u64;
 
         let raw = read_block(&*file, &name, footer.properties, blocks_end)?;
-        let mut props = TableProperties::decode(&raw)
-            .map_err(|e| e.in_file(&*name, footer.properties.offset))?;
+        let mut props = TableProperties::decode(&raw).map_err(|e| e.in_file(&*name, footer.properties.offset))?;
         props.file_size = file_len;
         if props.format_version != footer.format_version {
             return Err(Error::corruption(
                 &*name,
                 footer.properties.offset,
-                format!(
-                    "properties say format {} but footer says {}",
-                    props.format_version, footer.format_version
-                ),
+                format!("properties say format {} but footer says {}", props.format_version, footer.format_version),
             ));
         }
 
@@ -91,36 +87,21 @@ impl Table {
             return Err(Error::corruption(
                 &*name,
                 footer.index.offset,
-                format!(
-                    "index has {} blocks, properties say {}",
-                    index.len(),
-                    props.num_data_blocks
-                ),
+                format!("index has {} blocks, properties say {}", index.len(), props.num_data_blocks),
             ));
         }
 
         let filter = match footer.filter {
             Some(h) => {
                 let raw = read_block(&*file, &name, h, blocks_end)?;
-                let f = FilterReader::decode(&raw).map_err(|reason| {
-                    Error::corruption(&*name, h.offset, format!("filter block: {reason}"))
-                })?;
+                let f = FilterReader::decode(&raw)
+                    .map_err(|reason| Error::corruption(&*name, h.offset, format!("filter block: {reason}")))?;
                 Some(f)
             }
             None => None,
         };
 
-        Ok(Arc::new(Table {
-            file,
-            file_number,
-            file_name: name,
-            cache,
-            footer,
-            index,
-            filter,
-            props,
-            blocks_end,
-        }))
+        Ok(Arc::new(Table { file, file_number, file_name: name, cache, footer, index, filter, props, blocks_end }))
     }
 
     /// Reads the index block and checks that separators strictly increase and that the data
@@ -134,9 +115,7 @@ impl Table {
     ) -> Result<Vec<IndexEntry>> {
         let raw = read_block(file, name, handle, blocks_end)?;
         let block = Arc::new(Block::new(raw, Arc::clone(name), handle.offset)?);
-        let bad = |reason: String| {
-            Error::corruption(&**name, handle.offset, format!("index block: {reason}"))
-        };
+        let bad = |reason: String| Error::corruption(&**name, handle.offset, format!("index block: {reason}"));
         let mut it = block.iter();
         it.seek_to_first()?;
         let mut entries: Vec<IndexEntry> = Vec::new();
@@ -149,29 +128,17 @@ impl Table {
                 }
             }
             if h.offset != expected_offset {
-                return Err(bad(format!(
-                    "data block at {} where {expected_offset} was expected",
-                    h.offset
-                )));
+                return Err(bad(format!("data block at {} where {expected_offset} was expected", h.offset)));
             }
             expected_offset = h
                 .end_with_trailer()
                 .filter(|&e| e <= data_end)
-                .ok_or_else(|| {
-                    bad(format!(
-                        "data block {h:?} overlaps the metadata blocks at {data_end}"
-                    ))
-                })?;
-            entries.push(IndexEntry {
-                separator: it.key().to_vec(),
-                handle: h,
-            });
+                .ok_or_else(|| bad(format!("data block {h:?} overlaps the metadata blocks at {data_end}")))?;
+            entries.push(IndexEntry { separator: it.key().to_vec(), handle: h });
             it.next()?;
         }
         if expected_offset != data_end {
-            return Err(bad(format!(
-                "data blocks end at {expected_offset}, metadata starts at {data_end}"
-            )));
+            return Err(bad(format!("data blocks end at {expected_offset}, metadata starts at {data_end}")));
         }
         Ok(entries)
     }
@@ -199,20 +166,14 @@ impl Table {
     /// `(bits, number of hash functions, filter block size in bytes)` of the bloom filter, or
     /// `(0, 0, 0)` when the table has none.
     pub fn filter_info(&self) -> (u64, u32, u64) {
-        self.filter.as_ref().map_or((0, 0, 0), |f| {
-            (f.bits(), f.num_hashes(), f.size_bytes() as u64)
-        })
+        self.filter.as_ref().map_or((0, 0, 0), |f| (f.bits(), f.num_hashes(), f.size_bytes() as u64))
     }
 
     /// The index: one `(separator internal key, data block handle)` per data block, in order.
     /// Never fails today (the index is decoded at open); fallible so a future lazily-loaded or
     /// partitioned index keeps the signature.
     pub fn index_entries(&self) -> Result<Vec<(Vec<u8>, BlockHandle)>> {
-        Ok(self
-            .index
-            .iter()
-            .map(|e| (e.separator.clone(), e.handle))
-            .collect())
+        Ok(self.index.iter().map(|e| (e.separator.clone(), e.handle)).collect())
     }
 
     /// False only when the table certainly holds no entry for `user_key` (bloom filter; always
@@ -239,8 +200,7 @@ impl Table {
             let mut it = block.iter();
             it.seek(target)?;
             if it.valid() {
-                return Ok((user_key(it.key()) == user_key_wanted)
-                    .then(|| (it.key().to_vec(), it.value().to_vec())));
+                return Ok((user_key(it.key()) == user_key_wanted).then(|| (it.key().to_vec(), it.value().to_vec())));
             }
         }
         Ok(None)
@@ -253,8 +213,7 @@ impl Table {
 
     /// Index of the first data block whose separator is `>= target` (`len` if none).
     pub(crate) fn index_position(&self, target: &[u8]) -> usize {
-        self.index
-            .partition_point(|e| compare_internal_keys(&e.separator, target) == Ordering::Less)
+        self.index.partition_point(|e| compare_internal_keys(&e.separator, target) == Ordering::Less)
     }
 
     /// Number of data blocks.
@@ -271,10 +230,7 @@ impl Table {
     pub(crate) fn data_block_at(&self, i: usize) -> Result<Arc<Block>> {
         match self.index.get(i) {
             Some(e) => self.data_block(e.handle),
-            None => Err(Error::InvalidArgument(format!(
-                "{}: no data block {i}",
-                self.file_name
-            ))),
+            None => Err(Error::InvalidArgument(format!("{}: no data block {i}", self.file_name))),
         }
     }
 

@@ -43,18 +43,9 @@ mod tests {
     fn shortens_when_possible() {
         let s = shortest_separator(&ik(b"helloworld", 5), &ik(b"hellz", 9));
         assert_eq!(user_key(&s), b"hellp");
-        assert_eq!(
-            shortest_separator(&ik(b"abc", 5), &ik(b"abd", 9)),
-            ik(b"abc", 5)
-        );
-        assert_eq!(
-            shortest_separator(&ik(b"abc", 5), &ik(b"abc", 4)),
-            ik(b"abc", 5)
-        );
-        assert_eq!(
-            shortest_separator(&ik(b"a\xffzz", 5), &ik(b"b", 4)),
-            ik(b"a\xffzz", 5)
-        );
+        assert_eq!(shortest_separator(&ik(b"abc", 5), &ik(b"abd", 9)), ik(b"abc", 5));
+        assert_eq!(shortest_separator(&ik(b"abc", 5), &ik(b"abc", 4)), ik(b"abc", 5));
+        assert_eq!(shortest_separator(&ik(b"a\xffzz", 5), &ik(b"b", 4)), ik(b"a\xffzz", 5));
     }
 
     proptest! {

@@ -25,11 +25,7 @@ pub struct TableIterator {
 impl TableIterator {
     /// An unpositioned iterator over `table`.
     pub fn new(table: Arc<Table>) -> Self {
-        TableIterator {
-            table,
-            block_index: 0,
-            data: None,
-        }
+        TableIterator { table, block_index: 0, data: None }
     }
 
     /// The table being iterated.

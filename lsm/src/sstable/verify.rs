@@ -37,10 +37,7 @@ impl Table {
     pub fn verify(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         let footer = *self.footer();
-        for h in [footer.filter, Some(footer.index), Some(footer.properties)]
-            .into_iter()
-            .flatten()
-        {
+        for h in [footer.filter, Some(footer.index), Some(footer.properties)].into_iter().flatten() {
             self.read_raw(h)?;
             report.blocks_checked += 1;
             report.bytes_read += h.size + BLOCK_TRAILER_LEN as u64;
@@ -65,8 +62,7 @@ impl Table {
             let mut first_in_block = true;
             while it.valid() {
                 let key = it.key();
-                let parsed =
-                    parse_internal_key(key).map_err(|e| bad(format!("data block: {e}")))?;
+                let parsed = parse_internal_key(key).map_err(|e| bad(format!("data block: {e}")))?;
                 if let Some(p) = &prev_key {
                     if compare_internal_keys(p, key) != Ordering::Less {
                         return Err(bad("keys not strictly increasing".into()));

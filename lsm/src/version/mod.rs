@@ -90,9 +90,7 @@ impl Version {
         }
         for (level, files) in levels.iter_mut().enumerate() {
             if level == 0 {
-                files.sort_by(|a, b| {
-                    b.largest_seqno.cmp(&a.largest_seqno).then(b.number.cmp(&a.number))
-                });
+                files.sort_by(|a, b| b.largest_seqno.cmp(&a.largest_seqno).then(b.number.cmp(&a.number)));
             } else {
                 files.sort_by(|a, b| match compare_internal_keys(&a.smallest, &b.smallest) {
                     Ordering::Equal => a.number.cmp(&b.number),
@@ -105,10 +103,7 @@ impl Version {
 
     /// An edit that recreates this version from nothing (written at the start of a manifest).
     pub fn snapshot_edit(&self) -> VersionEdit {
-        VersionEdit {
-            new_files: self.all_files().map(|(l, f)| (l, (**f).clone())).collect(),
-            ..Default::default()
-        }
+        VersionEdit { new_files: self.all_files().map(|(l, f)| (l, (**f).clone())).collect(), ..Default::default() }
     }
 
     /// Checks the level invariants; returns a description of the first violation.
@@ -116,10 +111,7 @@ impl Version {
         for level in 1..NUM_LEVELS {
             for w in self.files(level).windows(2) {
                 if w[0].largest_user_key() >= w[1].smallest_user_key() {
-                    return Err(format!(
-                        "level {level}: files {} and {} overlap",
-                        w[0].number, w[1].number
-                    ));
+                    return Err(format!("level {level}: files {} and {} overlap", w[0].number, w[1].number));
                 }
             }
         }

@@ -73,19 +73,12 @@ pub fn gen_entries(seed: u64, n: usize, space: u64) -> Entries {
                 2 => {
                     let len = rng.below(20) as usize;
                     let v = rng.bytes(len);
-                    (
-                        ValueKind::PutWithExpiry,
-                        encode_expiring_value(1_000_000 + rng.below(1000), &v),
-                    )
+                    (ValueKind::PutWithExpiry, encode_expiring_value(1_000_000 + rng.below(1000), &v))
                 }
                 _ => {
                     let len = rng.below(120) as usize;
                     // Half the values are compressible, so zstd blocks appear.
-                    let v = if rng.below(2) == 0 {
-                        vec![b'x'; len]
-                    } else {
-                        rng.bytes(len)
-                    };
+                    let v = if rng.below(2) == 0 { vec![b'x'; len] } else { rng.bytes(len) };
                     (ValueKind::Put, v)
                 }
             };
@@ -114,12 +107,7 @@ pub fn build(fs: &MemFs, path: &str, entries: &Entries, opts: TableOptions) -> T
     b.finish().expect("finish")
 }
 
-pub fn open(
-    fs: &MemFs,
-    path: &str,
-    number: u64,
-    cache: Option<Arc<BlockCache>>,
-) -> kvd_lsm::Result<Arc<Table>> {
+pub fn open(fs: &MemFs, path: &str, number: u64, cache: Option<Arc<BlockCache>>) -> kvd_lsm::Result<Arc<Table>> {
     Table::open(fs.open(Path::new(path))?, number, path.to_string(), cache)
 }
 
@@ -169,10 +157,7 @@ pub fn lower_bound(entries: &Entries, target: &[u8]) -> usize {
 /// The model's answer to `Table::get`.
 pub fn model_get(entries: &Entries, uk: &[u8], seq: u64) -> Option<(Vec<u8>, Vec<u8>)> {
     let target = ikey(uk, seq.min(MAX_SEQNO), ValueKind::PutWithExpiry);
-    entries
-        .get(lower_bound(entries, &target))
-        .filter(|(k, _)| user_key(k) == uk)
-        .cloned()
+    entries.get(lower_bound(entries, &target)).filter(|(k, _)| user_key(k) == uk).cloned()
 }
 
 /// A seek target: near an existing key (same user key, other seqno) or anywhere.
@@ -202,20 +187,10 @@ fn assert_at(it: &dyn InternalIterator, entries: &Entries, pos: Option<usize>, w
 
 /// Compares `table` with the model `entries`: full scans both ways, `probes` random seeks and
 /// seek-for-prevs each followed by a short random walk of next/prev, and gets at random seqnos.
-pub fn check_against_model(
-    table: &Arc<Table>,
-    entries: &Entries,
-    seed: u64,
-    probes: usize,
-    space: u64,
-) {
+pub fn check_against_model(table: &Arc<Table>, entries: &Entries, seed: u64, probes: usize, space: u64) {
     let mut it = table.iter();
     assert_eq!(collect_forward(&mut it).unwrap(), *entries, "forward scan");
-    assert_eq!(
-        collect_backward(&mut it).unwrap(),
-        *entries,
-        "backward scan"
-    );
+    assert_eq!(collect_backward(&mut it).unwrap(), *entries, "backward scan");
     let mut rng = XorShift::new(seed);
     for _ in 0..probes {
         let target = random_target(&mut rng, entries, space);
@@ -244,17 +219,8 @@ pub fn check_against_model(
         }
 
         let uk = user_key(&target).to_vec();
-        let seq = if rng.below(8) == 0 {
-            u64::MAX
-        } else {
-            rng.below(1100)
-        };
-        assert_eq!(
-            table.get(&uk, seq).unwrap(),
-            model_get(entries, &uk, seq),
-            "get {:?}@{seq}",
-            uk
-        );
+        let seq = if rng.below(8) == 0 { u64::MAX } else { rng.below(1100) };
+        assert_eq!(table.get(&uk, seq).unwrap(), model_get(entries, &uk, seq), "get {:?}@{seq}", uk);
     }
 }
 
@@ -265,17 +231,8 @@ pub fn option_combos() -> Vec<TableOptions> {
     for (i, block_size) in [256usize, 1024, 4096, 16 * 1024].into_iter().enumerate() {
         for (j, restart_interval) in [1usize, 2, 16, 32].into_iter().enumerate() {
             let bloom_bits_per_key = if (i + j).is_multiple_of(2) { 10 } else { 0 };
-            let compression = if j.is_multiple_of(2) {
-                Compression::Zstd { level: 1 }
-            } else {
-                Compression::None
-            };
-            out.push(TableOptions {
-                block_size,
-                restart_interval,
-                bloom_bits_per_key,
-                compression,
-            });
+            let compression = if j.is_multiple_of(2) { Compression::Zstd { level: 1 } } else { Compression::None };
+            out.push(TableOptions { block_size, restart_interval, bloom_bits_per_key, compression });
         }
     }
     out

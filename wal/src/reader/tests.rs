@@ -41,13 +41,7 @@ const HDR_END: u64 = (HEADER_SIZE + FILE_HEADER_LEN) as u64;
 #[test]
 fn reassembles_fragments_and_reports_offsets() {
     use RecordType::*;
-    let data = file(&[
-        (Full, b"a"),
-        (First, b"b"),
-        (Middle, b"c"),
-        (Last, b"d"),
-        (Full, b""),
-    ]);
+    let data = file(&[(Full, b"a"), (First, b"b"), (Middle, b"c"), (Last, b"d"), (Full, b"")]);
     let mut r = LogReader::new(data, NAME, RecoveryMode::AbsoluteConsistency).unwrap();
     assert_eq!(r.log_number(), Some(9));
     assert_eq!(r.next_record().unwrap().unwrap(), b"a");
@@ -105,11 +99,7 @@ fn header_problems() {
     payload[0] ^= 0xff;
     let mut data = Vec::new();
     record::encode(&mut data, RecordType::FileHeader, &payload);
-    for mode in [
-        RecoveryMode::TolerateCorruptedTail,
-        RecoveryMode::AbsoluteConsistency,
-        RecoveryMode::PointInTime,
-    ] {
+    for mode in [RecoveryMode::TolerateCorruptedTail, RecoveryMode::AbsoluteConsistency, RecoveryMode::PointInTime] {
         let e = LogReader::new(data.clone(), NAME, mode).unwrap_err();
         assert_eq!(corruption_offset(e), 0);
     }

@@ -12,11 +12,8 @@ use kvd_wal::{LogReader, RecoveryMode, SyncPolicy, Wal};
 pub const DIR: &str = "/db";
 
 /// Every recovery mode.
-pub const MODES: [RecoveryMode; 3] = [
-    RecoveryMode::TolerateCorruptedTail,
-    RecoveryMode::AbsoluteConsistency,
-    RecoveryMode::PointInTime,
-];
+pub const MODES: [RecoveryMode; 3] =
+    [RecoveryMode::TolerateCorruptedTail, RecoveryMode::AbsoluteConsistency, RecoveryMode::PointInTime];
 
 pub fn dir() -> &'static Path {
     Path::new(DIR)
@@ -52,11 +49,7 @@ pub fn payload(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Every record of log `n` under `mode`, with the reader (for `tail_dropped`).
-pub fn read_log(
-    fs: &dyn Fs,
-    n: u64,
-    mode: RecoveryMode,
-) -> kvd_wal::Result<(Vec<Vec<u8>>, LogReader)> {
+pub fn read_log(fs: &dyn Fs, n: u64, mode: RecoveryMode) -> kvd_wal::Result<(Vec<Vec<u8>>, LogReader)> {
     let mut r = LogReader::open(fs, &log_path(n), mode)?;
     let mut out = Vec::new();
     while let Some(p) = r.next_record()? {
@@ -78,9 +71,7 @@ pub fn read_bytes(data: &[u8], mode: RecoveryMode) -> kvd_wal::Result<(Vec<Vec<u
 /// The file and offset of a corruption error; panics on any other error.
 pub fn corruption_at(e: &kvd_wal::Error) -> (String, u64) {
     match e {
-        kvd_wal::Error::Base(kvd_base::Error::Corruption { file, offset, .. }) => {
-            (file.clone(), *offset)
-        }
+        kvd_wal::Error::Base(kvd_base::Error::Corruption { file, offset, .. }) => (file.clone(), *offset),
         other => panic!("expected a corruption error, got: {other}"),
     }
 }
