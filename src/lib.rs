@@ -29,6 +29,6 @@ mod error;
 pub mod options;
 
 pub use batch::{decode_record, BatchOp, LoggedEntry, WriteBatch};
-pub use db::{prefix_successor, Db, DbIterator, LevelStats, Scan, Snapshot, Stats};
+pub use db::{prefix_successor, Db, DbIterator, LevelStats, Precondition, Scan, Snapshot, Stats, VersionedValue};
 pub use error::{Error, Result};
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, SyncPolicy, TableOptions, WriteOptions};

@@ -89,6 +89,10 @@ pub struct WriteOptions {
 pub struct ReadOptions<'a> {
     /// Read as of this snapshot instead of the latest state.
     pub snapshot: Option<&'a Snapshot>,
+    /// Read as of this sequence number (ignored when `snapshot` is set). It must be at or
+    /// above the history floor, at a live snapshot, or the latest; otherwise the read fails
+    /// with `InvalidArgument`, since compaction may have dropped what it needs.
+    pub seqno: Option<u64>,
     /// Iterators see only keys `>= lower_bound`.
     pub lower_bound: Option<Vec<u8>>,
     /// Iterators see only keys `< upper_bound`.

@@ -4,7 +4,7 @@
 //! removed: a full memtable becomes immutable and is flushed to an L0 table whole.
 
 use std::ops::Bound;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_skiplist::SkipMap;
@@ -20,6 +20,7 @@ const ENTRY_OVERHEAD: usize = 64;
 pub struct MemTable {
     map: SkipMap<InternalKey, Vec<u8>>,
     approximate_size: AtomicUsize,
+    max_seq: AtomicU64,
     log_number: u64,
 }
 
@@ -37,7 +38,7 @@ pub struct Found {
 impl MemTable {
     /// An empty memtable whose entries are logged in write-ahead log `log_number`.
     pub fn new(log_number: u64) -> Self {
-        MemTable { map: SkipMap::new(), approximate_size: AtomicUsize::new(0), log_number }
+        MemTable { map: SkipMap::new(), approximate_size: AtomicUsize::new(0), max_seq: AtomicU64::new(0), log_number }
     }
 
     /// The write-ahead log holding this memtable's entries.
@@ -50,6 +51,12 @@ impl MemTable {
         let size = user_key.len() + TRAILER_LEN + value.len() + ENTRY_OVERHEAD;
         self.map.insert(InternalKey::new(user_key, seq, kind), value.to_vec());
         self.approximate_size.fetch_add(size, Ordering::Relaxed);
+        self.max_seq.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// The largest sequence number inserted (0 when empty).
+    pub fn max_seq(&self) -> SeqNo {
+        self.max_seq.load(Ordering::Relaxed)
     }
 
     /// The newest version of `user_key` with sequence number `<= seq`, tombstones included.

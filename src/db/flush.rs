@@ -144,6 +144,7 @@ fn flush_memtable(db: &Arc<DbInner>, imm: &Arc<MemTable>) -> Result<()> {
     }
     vs.manifest.append(&edit)?;
     vs.state.apply(&edit);
+    db.flushed_seq.fetch_max(imm.max_seq(), Ordering::SeqCst);
     let mut imms = cur.imms.clone();
     imms.remove(pos);
     db.sv.store(Arc::new(SuperVersion { mem: cur.mem.clone(), imms, version: vs.state.version.clone() }));

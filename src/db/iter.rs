@@ -103,6 +103,10 @@ impl DbIterator {
         }
     }
 
+    pub(crate) fn set_error(&mut self, e: Error) {
+        self.fail(e);
+    }
+
     fn fail(&mut self, e: Error) {
         self.valid = false;
         self.status.get_or_insert(e);

@@ -2,6 +2,7 @@
 //!
 //! This module must never import `crate::model` or `crate::txn`: they build on it.
 
+mod checkpoint;
 mod compact;
 mod flush;
 mod iter;
@@ -11,6 +12,7 @@ mod snapshot;
 mod stats;
 mod super_version;
 mod table_cache;
+mod ttl;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +31,8 @@ use parking_lot::{Condvar, Mutex};
 pub use iter::{DbIterator, Scan};
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
+pub use ttl::VersionedValue;
+pub use write::Precondition;
 
 use crate::batch::WriteBatch;
 use crate::options::{Options, ReadOptions, WriteOptions};
@@ -61,6 +65,8 @@ pub(crate) struct DbInner {
     pub next_file_number: AtomicU64,
     /// Last sequence number handed out (only the commit leader advances it).
     pub last_seq: AtomicU64,
+    /// Every write with a sequence number up to this one is in a table (under `vs`).
+    pub flushed_seq: AtomicU64,
     /// Last sequence number readers may see; advanced after the memtable holds the entries.
     pub visible_seq: AtomicU64,
     pub wal: Wal,
@@ -169,7 +175,17 @@ impl Db {
     /// Applies `batch` atomically: once this returns `Ok` the whole batch is visible, and
     /// durable as the sync policy (or `opts.sync`) promises; on error none of it is visible.
     pub fn write_opt(&self, batch: WriteBatch, opts: WriteOptions) -> Result<SeqNo> {
-        write::write(&self.inner, batch, opts)
+        write::write(&self.inner, batch, opts, None)
+    }
+
+    /// Applies `batch` atomically only if `pre` still holds at commit: no key in `pre.keys`
+    /// and nothing in `pre.ranges` was written after `pre.read_seq`. Otherwise nothing is
+    /// applied and [`Error::Conflict`] is returned. The check and the commit are one atomic
+    /// step, without a lock over the store: the commit leader checks each writer of its group
+    /// in turn. This is the primitive optimistic transactions and atomic read-modify-write
+    /// operations are built on.
+    pub fn write_if(&self, batch: WriteBatch, pre: Precondition, opts: WriteOptions) -> Result<SeqNo> {
+        write::write(&self.inner, batch, opts, Some(pre))
     }
 
     /// The value of `key`, or `None` if it is absent, deleted or expired.
@@ -179,15 +195,22 @@ impl Db {
 
     /// The value of `key` as of `opts.snapshot` (or now).
     pub fn get_opt(&self, key: &[u8], opts: &ReadOptions<'_>) -> Result<Option<Vec<u8>>> {
-        let seq = self.read_seq(opts);
+        let seq = self.read_seq(opts)?;
         read::get(&self.inner, key, seq)
     }
 
     /// A cursor over the keys in `opts`' bounds, as of `opts.snapshot` (or now). It pins the
     /// memtables and files it reads, so concurrent flushes never disturb it.
     pub fn iter(&self, opts: &ReadOptions<'_>) -> DbIterator {
-        let seq = self.read_seq(opts);
-        DbIterator::new(&self.inner, seq, opts.lower_bound.clone(), opts.upper_bound.clone())
+        let (seq, err) = match self.read_seq(opts) {
+            Ok(s) => (s, None),
+            Err(e) => (0, Some(e)),
+        };
+        let mut it = DbIterator::new(&self.inner, seq, opts.lower_bound.clone(), opts.upper_bound.clone());
+        if let Some(e) = err {
+            it.set_error(e);
+        }
+        it
     }
 
     /// Entries with `lower <= key < upper` in ascending order (bounds optional).
@@ -203,8 +226,12 @@ impl Db {
         reverse: bool,
         snapshot: Option<&Snapshot>,
     ) -> Scan {
-        let opts =
-            ReadOptions { snapshot, lower_bound: lower.map(<[u8]>::to_vec), upper_bound: upper.map(<[u8]>::to_vec) };
+        let opts = ReadOptions {
+            snapshot,
+            seqno: None,
+            lower_bound: lower.map(<[u8]>::to_vec),
+            upper_bound: upper.map(<[u8]>::to_vec),
+        };
         Scan::new(self.iter(&opts), reverse)
     }
 
@@ -270,10 +297,11 @@ impl Db {
         synced
     }
 
-    fn read_seq(&self, opts: &ReadOptions<'_>) -> SeqNo {
-        match opts.snapshot {
-            Some(s) => s.seq(),
-            None => self.inner.visible_seq.load(Ordering::Acquire),
+    fn read_seq(&self, opts: &ReadOptions<'_>) -> Result<SeqNo> {
+        match (opts.snapshot, opts.seqno) {
+            (Some(s), _) => Ok(s.seq()),
+            (None, Some(seq)) => self.check_read_seq(seq).map(|()| seq),
+            (None, None) => Ok(self.inner.visible_seq.load(Ordering::Acquire)),
         }
     }
 }

@@ -134,6 +134,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         vs: Mutex::new(VersionSet { manifest, state }),
         next_file_number: AtomicU64::new(next_file),
         last_seq: AtomicU64::new(last_seq),
+        flushed_seq: AtomicU64::new(last_seq),
         visible_seq: AtomicU64::new(last_seq),
         wal,
         writers: WriteQueue::default(),

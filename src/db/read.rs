@@ -12,6 +12,7 @@ use crate::{Error, Result};
 
 /// The newest entry for a key visible at some sequence number: its kind and stored value.
 pub(crate) struct Entry {
+    pub seq: SeqNo,
     pub kind: ValueKind,
     pub value: Vec<u8>,
 }
@@ -22,7 +23,7 @@ pub(crate) fn lookup(db: &DbInner, key: &[u8], seq: SeqNo) -> Result<Option<Entr
     let sv = db.sv.load_full();
     for mem in std::iter::once(&sv.mem).chain(sv.imms.iter()) {
         if let Some(f) = mem.get(key, seq) {
-            return Ok(Some(Entry { kind: f.kind, value: f.value }));
+            return Ok(Some(Entry { seq: f.seq, kind: f.kind, value: f.value }));
         }
     }
     for file in sv.version.files_for_key(key) {
@@ -32,7 +33,7 @@ pub(crate) fn lookup(db: &DbInner, key: &[u8], seq: SeqNo) -> Result<Option<Entr
         let table = db.tables.get(file.number)?;
         if let Some((ikey, value)) = table.get(key, seq)? {
             let parsed = parse_internal_key(&ikey).map_err(|e| Error::from(e.in_file(table.file_name(), 0)))?;
-            return Ok(Some(Entry { kind: parsed.kind, value }));
+            return Ok(Some(Entry { seq: parsed.seq, kind: parsed.kind, value }));
         }
     }
     Ok(None)
@@ -101,4 +102,33 @@ pub(crate) fn stats(db: &DbInner) -> Stats {
         block_cache_misses: misses,
         live_snapshots: db.snapshots.count(),
     }
+}
+
+/// True if any entry in `[lo, hi)` (hi open when `None`) has a sequence number above `seq`.
+pub(crate) fn range_modified_since(db: &DbInner, lo: &[u8], hi: Option<&[u8]>, seq: SeqNo) -> Result<bool> {
+    use kvd_base::key::{InternalKey, MAX_SEQNO};
+    use kvd_lsm::iter::{BoxedIterator, InternalIterator, MergingIterator};
+    let sv = db.sv.load_full();
+    let mut children: Vec<BoxedIterator> = vec![Box::new(sv.mem.iter())];
+    for m in &sv.imms {
+        children.push(Box::new(m.iter()));
+    }
+    for (_, f) in sv.version.all_files() {
+        if f.largest_seqno > seq && f.overlaps(Some(lo), hi) {
+            children.push(Box::new(db.tables.get(f.number)?.iter()));
+        }
+    }
+    let mut it = MergingIterator::new(children);
+    it.seek(InternalKey::seek_key(lo, MAX_SEQNO).encoded())?;
+    while it.valid() {
+        let p = parse_internal_key(it.key()).map_err(|e| Error::from(e.in_file("range check", 0)))?;
+        if hi.is_some_and(|h| p.user_key >= h) {
+            return Ok(false);
+        }
+        if p.seq > seq {
+            return Ok(true);
+        }
+        it.next()?;
+    }
+    Ok(false)
 }

@@ -23,6 +23,11 @@ impl SnapshotList {
         self.live.lock().keys().copied().collect()
     }
 
+    /// True if a snapshot at exactly `seq` is live.
+    pub(crate) fn contains(&self, seq: SeqNo) -> bool {
+        self.live.lock().contains_key(&seq)
+    }
+
     pub(crate) fn count(&self) -> usize {
         self.live.lock().values().sum()
     }

@@ -7,7 +7,7 @@
 //! wakes the followers. Because only the leader does this, sequence numbers are assigned and
 //! published in commit order, and a group is visible all at once.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,9 +24,24 @@ use crate::{Error, Result};
 /// Largest group the leader assembles, in approximate bytes.
 const MAX_GROUP_BYTES: usize = 1 << 20;
 
+/// What must still hold when a write commits, checked atomically by the commit leader:
+/// nothing newer than `read_seq` was written to `keys` or within `ranges`. This is the
+/// conflict check of optimistic transactions and of read-modify-write operations.
+#[derive(Debug, Clone, Default)]
+pub struct Precondition {
+    /// The sequence number the writer's reads were made at.
+    pub read_seq: SeqNo,
+    /// Keys that must be unchanged since `read_seq`.
+    pub keys: Vec<Vec<u8>>,
+    /// Ranges `[start, end)` (end open when `None`) that must hold no write newer than
+    /// `read_seq` (for serializable scans).
+    pub ranges: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
 struct PendingWrite {
     batch: WriteBatch,
     sync: bool,
+    precondition: Option<Precondition>,
     /// A placeholder holding the queue for `run_exclusive`, never part of a group.
     exclusive: bool,
     /// Set by the leader under the queue lock; `Some` means done.
@@ -76,13 +91,19 @@ fn validate(db: &DbInner, batch: &WriteBatch) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn write(db: &Arc<DbInner>, batch: WriteBatch, opts: WriteOptions) -> Result<SeqNo> {
+pub(crate) fn write(
+    db: &Arc<DbInner>,
+    batch: WriteBatch,
+    opts: WriteOptions,
+    precondition: Option<Precondition>,
+) -> Result<SeqNo> {
     validate(db, &batch)?;
     db.check_writable()?;
     if batch.is_empty() {
         return Ok(db.visible_seq.load(Ordering::Acquire));
     }
-    let me = Arc::new(PendingWrite { batch, sync: opts.sync, exclusive: false, result: Mutex::new(None) });
+    let me =
+        Arc::new(PendingWrite { batch, sync: opts.sync, precondition, exclusive: false, result: Mutex::new(None) });
     let mut q = db.writers.queue.lock();
     q.push_back(me.clone());
     loop {
@@ -116,7 +137,7 @@ pub(crate) fn write(db: &Arc<DbInner>, batch: WriteBatch, opts: WriteOptions) ->
         q.pop_front();
         if i > 0 {
             let r = match &result {
-                Ok(seqs) => Ok(seqs[i]),
+                Ok(outcomes) => outcomes[i].clone().map_err(Outcome::into_error),
                 Err(e) => Err(follower_error(e)),
             };
             *w.result.lock() = Some(r);
@@ -124,7 +145,53 @@ pub(crate) fn write(db: &Arc<DbInner>, batch: WriteBatch, opts: WriteOptions) ->
     }
     db.writers.cv.notify_all();
     drop(q);
-    result.map(|seqs| seqs[0])
+    result?[0].clone().map_err(Outcome::into_error)
+}
+
+/// Why one writer of a group did not commit while the others did.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Conflict(String),
+}
+
+impl Outcome {
+    fn into_error(self) -> Error {
+        match self {
+            Outcome::Conflict(m) => Error::Conflict(m),
+        }
+    }
+}
+
+/// Checks `pre` against the database and against the keys written by earlier members of the
+/// same group (not yet in the memtable).
+fn check_precondition(db: &DbInner, pre: &Precondition, group_keys: &HashSet<Vec<u8>>) -> Result<Option<Outcome>> {
+    for key in &pre.keys {
+        if group_keys.contains(key) {
+            return Ok(Some(Outcome::Conflict(format!("key {} was written concurrently", show(key)))));
+        }
+        if let Some(e) = super::read::lookup(db, key, kvd_base::MAX_SEQNO)? {
+            if e.seq > pre.read_seq {
+                return Ok(Some(Outcome::Conflict(format!(
+                    "key {} changed at seqno {} after the read at {}",
+                    show(key),
+                    e.seq,
+                    pre.read_seq
+                ))));
+            }
+        }
+    }
+    for (lo, hi) in &pre.ranges {
+        let in_range = |k: &Vec<u8>| k >= lo && hi.as_ref().is_none_or(|h| k < h);
+        if group_keys.iter().any(in_range) || super::read::range_modified_since(db, lo, hi.as_deref(), pre.read_seq)? {
+            return Ok(Some(Outcome::Conflict(format!("range starting at {} changed after the read", show(lo)))));
+        }
+    }
+    Ok(None)
+}
+
+fn show(key: &[u8]) -> String {
+    let s: String = String::from_utf8_lossy(key).chars().take(64).collect();
+    format!("{s:?}")
 }
 
 /// Followers get an equivalent error; I/O errors poison the database, so they say so.
@@ -136,27 +203,45 @@ fn follower_error(e: &Error) -> Error {
     }
 }
 
-/// Commits `group`; returns each writer's last sequence number.
-fn commit_group(db: &Arc<DbInner>, group: &[Arc<PendingWrite>]) -> Result<Vec<SeqNo>> {
+/// Commits `group`; returns each writer's last sequence number, or why that writer alone
+/// was refused. An `Err` fails the whole group.
+fn commit_group(db: &Arc<DbInner>, group: &[Arc<PendingWrite>]) -> Result<Vec<std::result::Result<SeqNo, Outcome>>> {
     db.check_writable()?;
     make_room(db)?;
     let now = db.now_millis();
     let first = db.last_seq.load(Ordering::Acquire) + 1;
     let bytes: usize = group.iter().map(|w| w.batch.approximate_size()).sum();
     let mut enc = RecordEncoder::new(first, bytes);
-    let mut last_seqs = Vec::with_capacity(group.len());
+    let mut outcomes = Vec::with_capacity(group.len());
+    let checking = group.iter().any(|w| w.precondition.is_some());
+    let mut group_keys = HashSet::new();
     for w in group {
+        if let Some(pre) = &w.precondition {
+            if let Some(refused) = check_precondition(db, pre, &group_keys)? {
+                outcomes.push(Err(refused));
+                continue;
+            }
+        }
+        if checking {
+            group_keys.extend(w.batch.ops().iter().map(|op| op.key().to_vec()));
+        }
         enc.add(&w.batch, now);
-        last_seqs.push(first + u64::from(enc.count()) - 1);
+        outcomes.push(Ok(first + u64::from(enc.count()) - 1));
     }
     let count = u64::from(enc.count());
+    if count == 0 {
+        return Ok(outcomes);
+    }
     let record = enc.finish();
     let sync = group.iter().any(|w| w.sync);
     db.wal.append(&record, sync).map_err(|e| db.set_poison("write-ahead log append", &e.into()))?;
 
     let mem = db.sv.load().mem.clone();
     let mut seq = first;
-    for w in group {
+    for (w, outcome) in group.iter().zip(&outcomes) {
+        if outcome.is_err() {
+            continue;
+        }
         for (kind, key, value) in stored_entries(&w.batch, now) {
             mem.insert(key, seq, kind, &value);
             seq += 1;
@@ -165,9 +250,9 @@ fn commit_group(db: &Arc<DbInner>, group: &[Arc<PendingWrite>]) -> Result<Vec<Se
     let last = first + count - 1;
     db.last_seq.store(last, Ordering::Release);
     db.visible_seq.store(last, Ordering::Release);
-    Counters::add(&db.counters.writes, group.len() as u64);
+    Counters::add(&db.counters.writes, outcomes.iter().filter(|o| o.is_ok()).count() as u64);
     Counters::add(&db.counters.write_groups, 1);
-    Ok(last_seqs)
+    Ok(outcomes)
 }
 
 /// Ensures the active memtable has room, switching it when full and stalling while too many
@@ -213,8 +298,13 @@ impl WriteQueue {
     /// Runs `f` while holding the front of the write queue, so no commit runs concurrently
     /// (used to switch memtables outside the write path, as `flush()` does).
     pub(crate) fn run_exclusive<T>(&self, f: impl FnOnce() -> T) -> T {
-        let me =
-            Arc::new(PendingWrite { batch: WriteBatch::new(), sync: false, exclusive: true, result: Mutex::new(None) });
+        let me = Arc::new(PendingWrite {
+            batch: WriteBatch::new(),
+            sync: false,
+            precondition: None,
+            exclusive: true,
+            result: Mutex::new(None),
+        });
         let mut q = self.queue.lock();
         q.push_back(me.clone());
         while !q.front().is_some_and(|w| Arc::ptr_eq(w, &me)) {
