@@ -135,7 +135,7 @@ fn flush_memtable(db: &Arc<DbInner>, imm: &Arc<MemTable>) -> Result<()> {
     let mut edit = VersionEdit {
         log_number: Some(next_log),
         next_file_number: Some(db.next_file_number.load(Ordering::SeqCst)),
-        last_seqno: Some(vs.state.last_seqno.max(db.last_seq.load(Ordering::Acquire))),
+        last_seqno: Some(vs.state.last_seqno.max(imm.max_seq())),
         ..Default::default()
     };
     let bytes = meta.as_ref().map_or(0, |m| m.file_size);

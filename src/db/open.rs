@@ -87,10 +87,9 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
         let mut reader = LogReader::open(&*fs, &path, opts.recovery_mode)?;
         while let Some(record) = reader.next_record()? {
+            // Logs at or above the manifest's log number are in no table: replay all of them.
             for e in decode_record(&record, &name, reader.last_record_offset().unwrap_or(0))? {
-                if e.seq > state.last_seqno {
-                    mem.insert(&e.key, e.seq, e.kind, &e.value);
-                }
+                mem.insert(&e.key, e.seq, e.kind, &e.value);
                 last_seq = last_seq.max(e.seq);
             }
             if mem.approximate_size() >= opts.write_buffer_size {

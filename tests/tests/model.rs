@@ -344,7 +344,6 @@ proptest! {
 
     /// Reopens and power losses hit whatever is in the memtables and the logs.
     #[test]
-    #[ignore = "engine bug: recovery skips log entries at or below the manifest's last_seqno (see regressions.rs)"]
     fn kvd_matches_btreemap_model_across_unflushed_reopens(ops in proptest::collection::vec(op(), 1..scale(250, 800))) {
         run_ops(&ops, false)?;
     }

@@ -102,7 +102,6 @@ fn always_keeps_every_acknowledged_write() {
 }
 
 #[test]
-#[ignore = "engine bug: recovery skips log entries <= manifest last_seqno written by a concurrent flush"]
 fn always_keeps_every_acknowledged_write_across_background_flushes() {
     always_survives(Memtable::Small);
 }
@@ -154,7 +153,6 @@ fn interval_recovers_a_prefix_including_every_synced_write() {
 }
 
 #[test]
-#[ignore = "engine bug: recovery skips log entries <= manifest last_seqno written by a concurrent flush"]
 fn never_recovers_a_prefix_across_background_flushes() {
     prefix_survives(SyncPolicy::Never, Memtable::Small);
     prefix_survives(SyncPolicy::Interval(Duration::from_millis(1)), Memtable::Small);

@@ -16,7 +16,6 @@ use kvd_base::fs::MemFs;
 /// the manifest's `log_number` are by construction not in any table, so their entries must
 /// all be replayed (or the flush edit must record only the flushed memtable's last seqno).
 #[test]
-#[ignore = "engine bug: recovery skips log entries <= manifest last_seqno written by a concurrent flush"]
 fn writes_after_a_memtable_switch_survive_reopen() {
     let fs = MemFs::new();
     let opts = || Options {
