@@ -90,6 +90,8 @@ fn compact_once(db: &Arc<DbInner>) -> Result<bool> {
     }
     st.running -= 1;
     drop(st);
+    drop(task);
+    purge_obsolete_files(db);
     db.bg_cv.notify_all();
     result.map(|()| true)
 }
@@ -222,6 +224,8 @@ pub(crate) fn compact_range(db: &Arc<DbInner>, begin: Option<&[u8]>, end: Option
     let result = compact_range_locked(db, begin, end);
     db.compaction.lock().manual = false;
     db.bg_cv.notify_all();
+    // The tasks (and the versions they read) are gone now: their inputs can be deleted.
+    purge_obsolete_files(db);
     result
 }
 

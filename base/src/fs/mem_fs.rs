@@ -70,6 +70,26 @@ impl MemFs {
         st.locks.clear();
     }
 
+    /// An independent copy of this file system (files, durability state and directories),
+    /// for running many experiments from one starting state. Locks are not copied.
+    pub fn deep_clone(&self) -> MemFs {
+        let st = self.state.lock();
+        let mut copies: std::collections::HashMap<*const Mutex<Inode>, InodeRef> = Default::default();
+        let mut copy = |i: &InodeRef| {
+            copies
+                .entry(Arc::as_ptr(i))
+                .or_insert_with(|| {
+                    let g = i.lock();
+                    Arc::new(Mutex::new(Inode { data: g.data.clone(), synced_len: g.synced_len }))
+                })
+                .clone()
+        };
+        let live = st.live.iter().map(|(p, i)| (p.clone(), copy(i))).collect();
+        let durable = st.durable.iter().map(|(p, i)| (p.clone(), copy(i))).collect();
+        let state = State { live, durable, dirs: st.dirs.clone(), locks: Default::default() };
+        MemFs { state: Arc::new(Mutex::new(state)) }
+    }
+
     /// Overwrites the byte at `offset` of `path` with `f(old)`, durably; for corruption tests.
     pub fn mutate_byte(&self, path: &Path, offset: usize, f: impl FnOnce(u8) -> u8) -> Result<()> {
         let st = self.state.lock();
