@@ -101,9 +101,6 @@ struct Harness {
     model: Model,
     snaps: Vec<(Snapshot, Model)>,
     writes: u64,
-    /// Flush before every reopen and power loss (the workaround for the recovery bug kept in
-    /// `regressions.rs`; the test without it is ignored until the engine is fixed).
-    flush_before_reopen: bool,
 }
 
 impl Harness {
@@ -120,9 +117,6 @@ impl Harness {
 
     fn reopen(&mut self) {
         self.snaps.clear();
-        if self.flush_before_reopen {
-            self.db().flush().expect("flush before reopen");
-        }
         let db = self.db.take().expect("open");
         db.close().expect("close");
         drop(db);
@@ -131,9 +125,6 @@ impl Harness {
 
     fn power_loss(&mut self) {
         self.snaps.clear();
-        if self.flush_before_reopen {
-            self.db().flush().expect("flush before power loss");
-        }
         self.disk.crash(self.db.take());
         self.db = Some(Db::open(db_dir(), options(&self.disk)).expect("reopen after power loss"));
     }
@@ -312,10 +303,10 @@ fn pick(snaps: &[(Snapshot, Model)], i: u8) -> Option<&(Snapshot, Model)> {
     (!snaps.is_empty()).then(|| &snaps[i as usize % snaps.len()])
 }
 
-fn run_ops(ops: &[Op], flush_before_reopen: bool) -> Result<(), TestCaseError> {
+fn run_ops(ops: &[Op]) -> Result<(), TestCaseError> {
     let disk = SimDisk::new();
     let db = Db::open(db_dir(), options(&disk)).expect("open");
-    let mut h = Harness { disk, db: Some(db), model: Model::new(), snaps: Vec::new(), writes: 0, flush_before_reopen };
+    let mut h = Harness { disk, db: Some(db), model: Model::new(), snaps: Vec::new(), writes: 0 };
     for (i, op) in ops.iter().enumerate() {
         h.run(i, op)?;
     }
@@ -336,16 +327,10 @@ fn config() -> Config {
 proptest! {
     #![proptest_config(config())]
 
-    /// Reopens and power losses come right after a flush, so the memtable is empty.
-    #[test]
-    fn kvd_matches_btreemap_model(ops in proptest::collection::vec(op(), 1..scale(250, 800))) {
-        run_ops(&ops, true)?;
-    }
-
     /// Reopens and power losses hit whatever is in the memtables and the logs.
     #[test]
-    fn kvd_matches_btreemap_model_across_unflushed_reopens(ops in proptest::collection::vec(op(), 1..scale(250, 800))) {
-        run_ops(&ops, false)?;
+    fn kvd_matches_btreemap_model(ops in proptest::collection::vec(op(), 1..scale(250, 800))) {
+        run_ops(&ops)?;
     }
 }
 
@@ -376,5 +361,5 @@ fn fixed_sequence_across_flushes_reopen_and_power_loss() {
     ops.push(Op::Batch((0..KEY_SPACE).step_by(7).map(|k| (k, Some(50))).collect()));
     ops.push(Op::PowerLoss);
     ops.push(Op::Scan { lower: None, upper: None, reverse: true });
-    run_ops(&ops, false).unwrap();
+    run_ops(&ops).unwrap();
 }

@@ -7,14 +7,13 @@ use kvd::{Db, Options, SyncPolicy};
 use kvd_base::fs::MemFs;
 
 /// Found by `model.rs`, `power_loss.rs` and `crash_kill.rs`: writes acknowledged after a
-/// memtable switch, while the background flush of the previous memtable was running, vanish
+/// memtable switch, while the background flush of the previous memtable was running, vanished
 /// at the next open, even after a clean close.
 ///
-/// Cause: the flush's manifest edit records `last_seqno = db.last_seq`, which already covers
-/// writes sitting in the new active memtable (whose log is still live), and recovery in
-/// `src/db/open.rs` skips every log entry with `seq <= state.last_seqno`. Logs at or above
-/// the manifest's `log_number` are by construction not in any table, so their entries must
-/// all be replayed (or the flush edit must record only the flushed memtable's last seqno).
+/// Cause (fixed): the flush's manifest edit recorded `last_seqno = db.last_seq`, which already
+/// covered writes sitting in the new active memtable (whose log was still live), and recovery
+/// skipped every log entry with `seq <= state.last_seqno`. Logs at or above the manifest's
+/// `log_number` are in no table, so recovery now replays them whole.
 #[test]
 fn writes_after_a_memtable_switch_survive_reopen() {
     let fs = MemFs::new();
