@@ -1,0 +1,147 @@
+//! `kvd-bench`: a db_bench-style load generator for the kvd engine.
+//!
+//! Runs a comma-separated list of workloads against one database directory, like RocksDB's
+//! `db_bench --benchmarks=...`: `fill*` workloads start from an empty database, the others
+//! reuse what the previous ones wrote. Prints a table (or `--json`) of ops/s, MB/s, latency
+//! percentiles, write and space amplification and peak RSS.
+
+mod engine;
+mod keys;
+mod report;
+mod workloads;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use kvd::{Compression, Options, SyncPolicy};
+
+/// Key distribution for random workloads.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Distribution {
+    /// Every key equally likely.
+    Uniform,
+    /// Zipfian (s = 0.99): a few hot keys take most operations.
+    Zipfian,
+}
+
+/// Sync policy on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SyncArg {
+    /// fsync before acknowledging every write group.
+    Always,
+    /// fsync every 100 ms in the background.
+    Interval,
+    /// Leave syncing to the operating system.
+    Never,
+}
+
+/// db_bench-style benchmarks for kvd.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Args {
+    /// Comma-separated workloads: fillseq, fillrandom, fillsync, overwrite, readrandom,
+    /// readmissing, readseq, readreverse, seekrandom, readwhilewriting, deleterandom,
+    /// updaterandom.
+    #[arg(long, default_value = "fillseq,fillrandom,readrandom,readmissing")]
+    pub benchmarks: String,
+    /// Number of keys.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub num: u64,
+    /// Operations per read workload (default: `num`).
+    #[arg(long)]
+    pub reads: Option<u64>,
+    /// Key size in bytes (at least 8).
+    #[arg(long, default_value_t = 16)]
+    pub key_size: usize,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub value_size: usize,
+    /// Client threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Database directory (default: a fresh temporary directory).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Key distribution for random workloads.
+    #[arg(long, value_enum, default_value_t = Distribution::Uniform)]
+    pub distribution: Distribution,
+    /// Random seed.
+    #[arg(long, default_value_t = 301)]
+    pub seed: u64,
+    /// Stop each workload after this many seconds (0: run all operations).
+    #[arg(long, default_value_t = 0)]
+    pub duration: u64,
+    /// WAL sync policy (fillsync always syncs every write).
+    #[arg(long, value_enum, default_value_t = SyncArg::Never)]
+    pub sync: SyncArg,
+    /// Block compression: none or zstd.
+    #[arg(long, default_value = "none")]
+    pub compression: String,
+    /// Block cache size in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub cache_mb: u64,
+    /// Memtable size in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub write_buffer_mb: usize,
+    /// Bloom filter bits per key (0 disables).
+    #[arg(long, default_value_t = 10)]
+    pub bloom_bits: u32,
+    /// Engine to run: kvd, or rocksdb / fjall when built with the `compare-rocksdb` /
+    /// `compare-fjall` features.
+    #[arg(long, default_value = "kvd")]
+    pub engine: String,
+    /// Print results as JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Args {
+    /// The kvd options these flags describe.
+    pub fn options(&self) -> Result<Options, String> {
+        let mut o = Options::default();
+        o.write_buffer_size = self.write_buffer_mb << 20;
+        o.block_cache_bytes = self.cache_mb << 20;
+        o.table.bloom_bits_per_key = self.bloom_bits;
+        o.table.compression = match self.compression.as_str() {
+            "none" => Compression::None,
+            "zstd" => Compression::Zstd { level: 3 },
+            other => return Err(format!("unknown compression {other:?} (none or zstd)")),
+        };
+        o.sync_policy = match self.sync {
+            SyncArg::Always => SyncPolicy::Always,
+            SyncArg::Interval => SyncPolicy::Interval(Duration::from_millis(100)),
+            SyncArg::Never => SyncPolicy::Never,
+        };
+        Ok(o)
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    if args.key_size < 8 {
+        eprintln!("kvd-bench: --key-size must be at least 8");
+        std::process::exit(2);
+    }
+    let tmp;
+    let dir = match &args.db {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir().expect("creating a temporary directory");
+            tmp.path().join("db")
+        }
+    };
+    if !args.json {
+        report::print_header(&args);
+    }
+    let mut runner = workloads::Runner::new(args.clone(), dir);
+    for name in args.benchmarks.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match runner.run(name) {
+            Ok(r) => report::print(&r, args.json),
+            Err(e) => {
+                eprintln!("kvd-bench: {name}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}

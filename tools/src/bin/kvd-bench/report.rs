@@ -1,0 +1,120 @@
+//! Collecting and printing results.
+
+use std::path::Path;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::engine::BenchDb;
+use crate::Args;
+
+/// One workload's figures.
+#[derive(Debug, Serialize)]
+pub struct BenchResult {
+    pub benchmark: String,
+    pub ops: u64,
+    pub found: u64,
+    pub seconds: f64,
+    pub ops_per_sec: f64,
+    pub mb_per_sec: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+    pub write_amplification: f64,
+    pub space_amplification: f64,
+    pub db_bytes: u64,
+    pub peak_rss_mb: f64,
+    pub l0_files: usize,
+    pub engine: String,
+}
+
+impl BenchResult {
+    pub fn collect(
+        name: &str,
+        db: &dyn BenchDb,
+        dir: &Path,
+        args: &Args,
+        elapsed: Duration,
+        threads: impl Iterator<Item = (u64, u64, u64, Histogram<u64>)>,
+    ) -> BenchResult {
+        let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds");
+        let (mut ops, mut found, mut bytes) = (0, 0, 0);
+        for (o, f, b, h) in threads {
+            ops += o;
+            found += f;
+            bytes += b;
+            let _ = hist.add(&h);
+        }
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let db_bytes = dir_size(dir);
+        let logical = args.num * (args.key_size + args.value_size) as u64;
+        BenchResult {
+            engine: args.engine.clone(),
+            benchmark: name.to_string(),
+            ops,
+            found,
+            seconds: secs,
+            ops_per_sec: ops as f64 / secs,
+            mb_per_sec: bytes as f64 / secs / 1_048_576.0,
+            p50_us: hist.value_at_quantile(0.5) as f64 / 1000.0,
+            p99_us: hist.value_at_quantile(0.99) as f64 / 1000.0,
+            p999_us: hist.value_at_quantile(0.999) as f64 / 1000.0,
+            write_amplification: db.write_amplification(),
+            space_amplification: if logical == 0 { 0.0 } else { db_bytes as f64 / logical as f64 },
+            db_bytes,
+            peak_rss_mb: peak_rss_kb() as f64 / 1024.0,
+            l0_files: db.l0_files(),
+        }
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in KiB; 0 where unknown.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+pub fn print_header(args: &Args) {
+    println!(
+        "kvd-bench ({}): {} keys, {}-byte keys, {}-byte values, {} thread(s), sync {:?}, compression {}, cache {} MiB, memtable {} MiB",
+        args.engine, args.num, args.key_size, args.value_size, args.threads, args.sync, args.compression, args.cache_mb, args.write_buffer_mb
+    );
+    println!(
+        "{:<18} {:>12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>9}",
+        "benchmark", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "w-amp", "s-amp", "rss MiB"
+    );
+}
+
+pub fn print(r: &BenchResult, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(r).unwrap_or_default());
+        return;
+    }
+    let found = if r.found != r.ops && r.found > 0 { format!(" ({} found)", r.found) } else { String::new() };
+    println!(
+        "{:<18} {:>12.0} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>7.2} {:>7.2} {:>9.1}{found}",
+        r.benchmark,
+        r.ops_per_sec,
+        r.mb_per_sec,
+        r.p50_us,
+        r.p99_us,
+        r.p999_us,
+        r.write_amplification,
+        r.space_amplification,
+        r.peak_rss_mb
+    );
+}
