@@ -81,6 +81,21 @@ impl SimDisk {
         SimDisk { mem, fault }
     }
 
+    /// An independent copy of this disk's durable and visible files in `dir`, all synced:
+    /// building a database once and copying it is much faster than building it per case.
+    pub fn copy_dir(&self, dir: &Path) -> SimDisk {
+        let copy = SimDisk::new();
+        copy.mem.create_dir_all(dir).expect("mkdir");
+        for name in self.mem.list_dir(dir).expect("list") {
+            let path = dir.join(&name);
+            let data = self.mem.read_all(&path).expect("read");
+            let mut f = copy.mem.create(&path).expect("create");
+            f.append(&data).and_then(|()| f.sync()).expect("write");
+        }
+        copy.mem.sync_dir(dir).expect("sync dir");
+        copy
+    }
+
     /// The file system to open databases on.
     pub fn fs(&self) -> Arc<dyn Fs> {
         Arc::new(self.fault.clone())
