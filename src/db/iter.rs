@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use kvd_base::key::{decode_expiring_value, parse_internal_key, InternalKey, ValueKind, MAX_SEQNO};
 use kvd_base::SeqNo;
-use kvd_lsm::iter::{BoxedIterator, InternalIterator, MergingIterator};
+use kvd_lsm::iter::{BoxedIterator, InternalIterator, LevelIterator, MergingIterator, TableOpener};
+use kvd_lsm::version::FileMeta;
 
 use super::super_version::SuperVersion;
 use super::DbInner;
@@ -59,11 +60,28 @@ impl DbIterator {
             children.push(Box::new(m.iter()));
         }
         let mut status = None;
-        for (_, f) in sv.version.all_files() {
+        for f in sv.version.files(0) {
             match db.tables.get(f.number) {
                 Ok(t) => children.push(Box::new(t.iter())),
                 Err(e) => status = Some(e),
             }
+        }
+        // Deeper levels are disjoint: one lazily-opening iterator per level.
+        for level in 1..kvd_lsm::version::NUM_LEVELS {
+            let files = sv.version.files(level);
+            if files.is_empty() {
+                continue;
+            }
+            let tables = db.clone();
+            let open: TableOpener = Arc::new(move |f: &FileMeta| {
+                let t = tables.tables.get(f.number).map_err(|e| match e {
+                    Error::Lsm(e) => e,
+                    Error::Base(e) => kvd_lsm::Error::Base(e),
+                    other => kvd_lsm::Error::InvalidArgument(other.to_string()),
+                })?;
+                Ok(Box::new(t.iter()) as BoxedIterator)
+            });
+            children.push(Box::new(LevelIterator::new(files.to_vec(), open)));
         }
         DbIterator {
             inner: MergingIterator::new(children),

@@ -41,3 +41,7 @@ pub type BoxedIterator = Box<dyn InternalIterator>;
 mod merge;
 
 pub use merge::MergingIterator;
+
+mod level;
+
+pub use level::{LevelIterator, TableOpener};
