@@ -6,7 +6,7 @@
 //! and last fragments), so tears between, inside and at the edges of fragments are covered.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use kvd::{Db, Options, SyncPolicy};
 use kvd_base::fs::Fs;
@@ -48,7 +48,7 @@ enum Tear {
 
 /// Tears the last record of a copy of `pristine` and checks what a reopen finds, then that
 /// the dropped batch stays dropped after more writes and another reopen.
-fn check_tear(pristine: &SimDisk, ledger: &Ledger, w: &Workload, log: &PathBuf, tear: Tear) {
+fn check_tear(pristine: &SimDisk, ledger: &Ledger, w: &Workload, log: &Path, tear: Tear) {
     let disk = pristine.copy_dir(&db_dir());
     let len = disk.mem.file_size(log).unwrap();
     match tear {
