@@ -25,6 +25,10 @@ pub struct Options {
     pub l0_slowdown_writes_trigger: usize,
     /// L0 file count at which writes wait for compaction (default 36).
     pub l0_stop_writes_trigger: usize,
+    /// Estimated pending compaction bytes at which each write group is delayed (default 64 GiB).
+    pub soft_pending_compaction_bytes_limit: u64,
+    /// Estimated pending compaction bytes at which writes wait for compaction (default 256 GiB).
+    pub hard_pending_compaction_bytes_limit: u64,
     /// When the write-ahead log is fsynced (default every 100 ms).
     pub sync_policy: SyncPolicy,
     /// How damage found in the write-ahead log at open is treated.
@@ -61,6 +65,8 @@ impl Default for Options {
             max_immutable_memtables: 2,
             l0_slowdown_writes_trigger: 20,
             l0_stop_writes_trigger: 36,
+            soft_pending_compaction_bytes_limit: 64 << 30,
+            hard_pending_compaction_bytes_limit: 256 << 30,
             sync_policy: SyncPolicy::default(),
             recovery_mode: RecoveryMode::default(),
             table: TableOptions::default(),

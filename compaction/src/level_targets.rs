@@ -46,9 +46,48 @@ impl LevelTargets {
     }
 }
 
+/// Bytes compaction still has to rewrite to bring every level within its target (RocksDB's
+/// "estimated pending compaction bytes"): L0 when at its trigger, plus each deeper level's
+/// excess over target. Writes slow down and stop as this grows.
+pub fn pending_compaction_bytes(version: &Version, cfg: &CompactionConfig) -> u64 {
+    let targets = LevelTargets::compute(version, cfg);
+    let mut pending = 0u64;
+    if version.files(0).len() >= cfg.l0_compaction_trigger {
+        pending += version.level_bytes(0);
+    }
+    for level in 1..NUM_LEVELS - 1 {
+        let bytes = version.level_bytes(level);
+        let target = if level < targets.base_level { 0 } else { targets.targets[level] };
+        pending += bytes.saturating_sub(target);
+    }
+    pending
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_bytes_count_excess_over_targets() {
+        use kvd_base::key::{InternalKey, ValueKind};
+        use kvd_lsm::version::{FileMeta, VersionEdit};
+        let file = |n: u64, size: u64| FileMeta {
+            number: n,
+            file_size: size,
+            smallest: InternalKey::new(&n.to_be_bytes(), n, ValueKind::Put).into_encoded(),
+            largest: InternalKey::new(&n.to_be_bytes(), n, ValueKind::Put).into_encoded(),
+            smallest_seqno: n,
+            largest_seqno: n,
+            num_entries: 1,
+            num_deletions: 0,
+            earliest_expiry: 0,
+        };
+        let cfg = CompactionConfig { dynamic_level_bytes: false, max_bytes_for_level_base: 100, ..Default::default() };
+        let v = Version::empty()
+            .apply(&VersionEdit { new_files: vec![(1, file(1, 150)), (2, file(2, 900))], ..Default::default() });
+        assert_eq!(pending_compaction_bytes(&v, &cfg), 50);
+        assert_eq!(pending_compaction_bytes(&Version::empty(), &cfg), 0);
+    }
 
     #[test]
     fn empty_db_compacts_into_last_level() {

@@ -22,6 +22,6 @@ mod task;
 pub use config::CompactionConfig;
 pub use error::{Error, Result};
 pub use executor::{execute, CompactionOutput, ExecuteParams};
-pub use level_targets::LevelTargets;
+pub use level_targets::{pending_compaction_bytes, LevelTargets};
 pub use picker::{pick, pick_manual, PickContext};
 pub use task::{CompactionReason, CompactionTask};

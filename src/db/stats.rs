@@ -64,6 +64,8 @@ pub struct Stats {
     /// Bytes written by flushes and compactions divided by bytes flushed: how many times each
     /// byte the user wrote was written to tables (0 before the first flush).
     pub write_amplification: f64,
+    /// Estimated bytes compaction must still rewrite to bring levels within target.
+    pub pending_compaction_bytes: u64,
     /// Write groups delayed because L0 had too many files.
     pub stall_slowdowns: u64,
     /// Times writes had to wait for a flush or compaction.

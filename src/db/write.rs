@@ -265,13 +265,16 @@ fn make_room(db: &Arc<DbInner>) -> Result<()> {
         db.check_writable()?;
         let sv = db.sv.load_full();
         let l0 = sv.version.files(0).len();
-        if l0 >= db.opts.l0_stop_writes_trigger && super::flush::compaction_can_help(db) {
+        let pending = kvd_compaction::pending_compaction_bytes(&sv.version, &db.opts.compaction);
+        let can_help = super::flush::compaction_can_help(db);
+        if can_help && (l0 >= db.opts.l0_stop_writes_trigger || pending >= db.opts.hard_pending_compaction_bytes_limit) {
             stalled = true;
             Counters::add(&db.counters.stops, 1);
             super::flush::wait_for_background(db, Duration::from_millis(100));
             continue;
         }
-        if l0 >= db.opts.l0_slowdown_writes_trigger && !slowed && super::flush::compaction_can_help(db) {
+        let slow = l0 >= db.opts.l0_slowdown_writes_trigger || pending >= db.opts.soft_pending_compaction_bytes_limit;
+        if can_help && slow && !slowed {
             slowed = true;
             Counters::add(&db.counters.slowdowns, 1);
             std::thread::sleep(Duration::from_millis(1));
