@@ -231,7 +231,7 @@ pub struct Args {
     /// Address to listen on [default: 127.0.0.1:50051].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// WAL sync policy: always | interval:<ms> | never [default: interval:100].
+    /// WAL sync policy: always, interval:MS (fsync every MS milliseconds) or never [default: interval:100].
     #[arg(long, value_name = "POLICY")]
     pub sync: Option<SyncSetting>,
     /// Largest request or response message in bytes [default: 16777216].

@@ -7,7 +7,7 @@ use tonic::Request;
 
 use crate::proto::{self, write_op};
 
-/// How a [`KvdClient`] connects and how long it waits.
+/// How a [`KvdClient`](super::KvdClient) connects and how long it waits.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Time allowed to establish the connection (default 5 s).
@@ -49,7 +49,7 @@ pub struct PutOptions {
     pub sync: bool,
 }
 
-/// An atomic batch of puts and deletes for [`KvdClient::write`].
+/// An atomic batch of puts and deletes for [`KvdClient::write`](super::KvdClient::write).
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub(crate) ops: Vec<proto::WriteOp>,
@@ -112,7 +112,7 @@ pub(crate) fn ttl_millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
-/// What a [`KvdClient::scan`] reads.
+/// What a [`KvdClient::scan`](super::KvdClient::scan) reads.
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
     /// First key, inclusive (`None`: from the first key).
@@ -193,7 +193,7 @@ impl ScanOptions {
     }
 }
 
-/// A server-side snapshot, from [`KvdClient::create_snapshot`].
+/// A server-side snapshot, from [`KvdClient::create_snapshot`](super::KvdClient::create_snapshot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteSnapshot {
     /// Pass as `snapshot_id` to reads.
