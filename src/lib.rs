@@ -36,3 +36,9 @@ pub use error::{Error, Result};
 pub use model::ValueType;
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, SyncPolicy, TableOptions, WriteOptions};
 pub use txn::{retry, Isolation, RetryOptions, Transaction, TxnOptions, TxnScan};
+
+/// The base layer (byte coding, checksums, the `Fs` trait, internal keys, file names), for tools
+/// that inspect files without depending on `kvd-base` directly.
+pub use kvd_base as base;
+/// The write-ahead log crate (its [`LogReader`](kvd_wal::LogReader)), for log inspection tools.
+pub use kvd_wal as wal;
