@@ -1,7 +1,7 @@
 //! Metamorphic test: one seeded operation log replayed under randomised options (block size,
 //! restart interval, bloom bits, compression, memtable size, sync policy, block cache,
-//! compaction shape; the real file system too with `KVD_STRESS=1`) must give identical read results, equal to a reference
-//! model's.
+//! compaction shape; the real file system too with `KVD_STRESS=1`) must give identical read
+//! results, equal to a reference model's.
 //!
 //! Layout options change every byte on disk and when flushes and compactions happen, but
 //! never what a read returns; so any difference between two runs is a bug in one of them.
