@@ -20,6 +20,9 @@ pub enum Error {
     /// An optimistic transaction lost to a conflicting commit; nothing was applied.
     #[error("transaction conflict: {0}")]
     Conflict(String),
+    /// A transaction outlived its timeout; nothing it wrote was applied.
+    #[error("transaction expired: {0}")]
+    TransactionExpired(String),
     /// A typed operation met a key holding another type; nothing was changed.
     #[error("wrong type: {0}")]
     WrongType(String),

@@ -81,8 +81,14 @@ impl RetentionPolicy {
             }
         }
         if !may_exist_below {
-            // Drop the trailing run of tombstones: below them there is nothing to hide.
+            // Drop the trailing run of tombstones: below them there is nothing to hide. Only
+            // in the oldest stripe, though: a tombstone newer than a live snapshot (or the
+            // history floor) is evidence that the key was written after that read point,
+            // which transactions' conflict checks rely on.
             for i in (0..out.len()).rev() {
+                if self.stripe(versions[i].seq) != 0 {
+                    break;
+                }
                 match out[i] {
                     Decision::Drop => continue,
                     Decision::KeepAsTombstone => out[i] = Decision::Drop,
@@ -132,7 +138,10 @@ mod tests {
         let p = RetentionPolicy { snapshots: vec![4], ..Default::default() };
         let vs = [v(9, D), v(3, D)];
         assert_eq!(p.decide(&vs, true), vec![Decision::Keep, Decision::Keep]);
-        assert_eq!(p.decide(&vs, false), vec![Decision::Drop, Decision::Drop]);
+        // The tombstone above the snapshot stays as evidence of a write after it.
+        assert_eq!(p.decide(&vs, false), vec![Decision::Keep, Decision::Drop]);
+        let none = RetentionPolicy::default();
+        assert_eq!(none.decide(&vs, false), vec![Decision::Drop, Decision::Drop]);
         let vs = [v(9, D), v(3, P)];
         assert_eq!(p.decide(&vs, false), vec![Decision::Keep, Decision::Keep]);
     }

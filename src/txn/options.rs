@@ -22,7 +22,7 @@ pub struct TxnOptions {
     /// The isolation level (default snapshot isolation).
     pub isolation: Isolation,
     /// How long after begin the transaction may still commit (default 60 s). Past it every
-    /// operation and the commit fail with [`crate::Error::Conflict`] saying it expired, and
+    /// operation and the commit fail with [`crate::Error::TransactionExpired`], and
     /// nothing is applied. It bounds how long a transaction keeps its snapshot, which holds
     /// back compaction.
     pub timeout: Duration,

@@ -66,8 +66,8 @@ impl<'db> Transaction<'db> {
 
     fn check_alive(&self) -> Result<()> {
         if self.is_expired() {
-            return Err(Error::Conflict(format!(
-                "transaction expired: {:?} since begin exceeds its timeout of {:?}; nothing was applied",
+            return Err(Error::TransactionExpired(format!(
+                "{:?} since begin exceeds its timeout of {:?}; nothing was applied",
                 self.started.elapsed(),
                 self.opts.timeout
             )));

@@ -182,7 +182,7 @@ fn expired_transaction_cannot_commit() {
     let err = t.get(b"k").unwrap_err();
     assert!(err.to_string().contains("expired"), "{err}");
     let err = t.commit().unwrap_err();
-    assert!(matches!(&err, Error::Conflict(m) if m.contains("expired")), "{err}");
+    assert!(matches!(&err, Error::TransactionExpired(_)), "{err}");
     assert_eq!(db.get(b"k").unwrap(), None);
     // The retry helper does not re-run an attempt that expired.
     let mut runs = 0;
