@@ -101,10 +101,12 @@ pub fn expected_contents() -> Model {
     m
 }
 
-/// Options the fixture is written with: small blocks so each table has several.
+/// Options the fixture is written with: small blocks so each table has several, and no
+/// automatic compaction so both tables stay as flushed.
 pub fn fixture_options(clock: Arc<MockClock>, compression: Compression) -> Options {
     Options {
         sync_policy: SyncPolicy::Always,
+        disable_auto_compactions: true,
         table: TableOptions { block_size: 256, restart_interval: 4, bloom_bits_per_key: 10, compression },
         clock,
         ..Options::default()
