@@ -68,8 +68,9 @@ struct ChildReport {
 enum KillAt {
     /// This long after it was spawned (possibly while it still recovers).
     AfterSpawn(Duration),
-    /// This long after it reported that it is open and about to write.
-    AfterReady(Duration),
+    /// Once it has acknowledged this many batches (so every cycle makes progress however
+    /// slow the disk's fsync), plus this long.
+    AfterAcks(u64, Duration),
 }
 
 /// Runs a child from batch `start` and SIGKILLs it as `kill` says. With `check_lock`, also
@@ -87,6 +88,7 @@ fn run_child(dir: &Path, start: u64, memtable: usize, kill: KillAt, check_lock: 
         .spawn()
         .expect("spawn child");
     let stdout = child.stdout.take().expect("child stdout");
+    // One message when the child is ready, then one per acknowledged batch.
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let reader = std::thread::spawn(move || {
         let mut report = ChildReport::default();
@@ -98,13 +100,14 @@ fn run_child(dir: &Path, start: u64, memtable: usize, kill: KillAt, check_lock: 
                 let _ = tx.send(());
             } else if let Some(id) = line.strip_prefix("ACK ") {
                 report.acked.push(id.parse().expect("ACK id"));
+                let _ = tx.send(());
             }
         }
         report
     });
     match kill {
         KillAt::AfterSpawn(d) => std::thread::sleep(d),
-        KillAt::AfterReady(d) => {
+        KillAt::AfterAcks(n, d) => {
             rx.recv_timeout(Duration::from_secs(30)).expect("the child opened the database");
             if check_lock {
                 match Db::open(dir, options(64 << 20)) {
@@ -112,6 +115,9 @@ fn run_child(dir: &Path, start: u64, memtable: usize, kill: KillAt, check_lock: 
                     Err(e) => panic!("a second opener got {e}, not Locked"),
                     Ok(_) => panic!("a second process opened a database the child holds"),
                 }
+            }
+            for _ in 0..n {
+                rx.recv_timeout(Duration::from_secs(30)).expect("the child acknowledges batches");
             }
             std::thread::sleep(d);
         }
@@ -136,7 +142,7 @@ fn kill_cycles(memtable: usize) {
         let kill = if rng.random_bool(0.2) {
             KillAt::AfterSpawn(Duration::from_millis(rng.random_range(0..40)))
         } else {
-            KillAt::AfterReady(Duration::from_millis(rng.random_range(0..30)))
+            KillAt::AfterAcks(rng.random_range(0..60), Duration::from_micros(rng.random_range(0..5_000)))
         };
         let report = run_child(&path, ledger.attempted, memtable, kill, killed_while_ready == 0);
         killed_while_ready += usize::from(report.ready);
