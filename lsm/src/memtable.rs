@@ -7,6 +7,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crossbeam_skiplist::map::Entry;
 use crossbeam_skiplist::SkipMap;
 use kvd_base::key::{InternalKey, SeqNo, ValueKind, TRAILER_LEN};
 
@@ -87,23 +88,28 @@ impl MemTable {
 
     /// An iterator over every entry; it keeps the memtable alive.
     pub fn iter(self: &Arc<Self>) -> MemTableIterator {
-        MemTableIterator { mem: self.clone(), current: None }
+        MemTableIterator { current: None, mem: self.clone() }
     }
 }
 
 /// An [`InternalIterator`] over a memtable.
 ///
-/// It holds the current entry's key and value by value and re-finds its neighbours with an
-/// `O(log n)` skiplist search per step; entries inserted concurrently may or may not be seen,
-/// which is harmless because readers filter by sequence number.
+/// It holds a skiplist entry and steps with the entry's own links (no search per step);
+/// entries inserted concurrently may or may not be seen, which is harmless because readers
+/// filter by sequence number.
 pub struct MemTableIterator {
+    // Declared before `mem` so it is dropped first: it points into `mem`'s skiplist.
+    current: Option<Entry<'static, InternalKey, Vec<u8>>>,
     mem: Arc<MemTable>,
-    current: Option<(InternalKey, Vec<u8>)>,
 }
 
 impl MemTableIterator {
-    fn set(&mut self, e: Option<crossbeam_skiplist::map::Entry<'_, InternalKey, Vec<u8>>>) {
-        self.current = e.map(|e| (e.key().clone(), e.value().clone()));
+    fn set(&mut self, e: Option<Entry<'_, InternalKey, Vec<u8>>>) {
+        // SAFETY: the entry borrows the skiplist owned by `self.mem`, which this iterator keeps
+        // alive for at least as long as the entry (field order above), and memtables never
+        // remove nodes, so the entry stays valid; the 'static lifetime never escapes: `key()`
+        // and `value()` hand out borrows tied to `&self`.
+        self.current = e.map(|e| unsafe { std::mem::transmute::<Entry<'_, _, _>, Entry<'static, _, _>>(e) });
     }
 }
 
@@ -139,31 +145,23 @@ impl InternalIterator for MemTableIterator {
     }
 
     fn next(&mut self) -> Result<()> {
-        let mem = self.mem.clone();
-        let next = match &self.current {
-            Some((k, _)) => mem.map.lower_bound(Bound::Excluded(k)),
-            None => None,
-        };
-        self.set(next);
+        let next = self.current.as_ref().and_then(|e| e.next());
+        self.current = next;
         Ok(())
     }
 
     fn prev(&mut self) -> Result<()> {
-        let mem = self.mem.clone();
-        let prev = match &self.current {
-            Some((k, _)) => mem.map.upper_bound(Bound::Excluded(k)),
-            None => None,
-        };
-        self.set(prev);
+        let prev = self.current.as_ref().and_then(|e| e.prev());
+        self.current = prev;
         Ok(())
     }
 
     fn key(&self) -> &[u8] {
-        self.current.as_ref().map(|(k, _)| k.encoded()).unwrap_or(&[])
+        self.current.as_ref().map(|e| e.key().encoded()).unwrap_or(&[])
     }
 
     fn value(&self) -> &[u8] {
-        self.current.as_ref().map(|(_, v)| v.as_slice()).unwrap_or(&[])
+        self.current.as_ref().map(|e| e.value().as_slice()).unwrap_or(&[])
     }
 }
 

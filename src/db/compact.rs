@@ -166,11 +166,7 @@ pub(crate) fn install(db: &Arc<DbInner>, mut edit: VersionEdit) -> Result<()> {
     let old = vs.state.version.clone();
     vs.state.apply(&edit);
     let cur = db.sv.load_full();
-    db.sv.store(Arc::new(SuperVersion {
-        mem: cur.mem.clone(),
-        imms: cur.imms.clone(),
-        version: vs.state.version.clone(),
-    }));
+    db.sv.store(Arc::new(SuperVersion::new(cur.mem.clone(), cur.imms.clone(), vs.state.version.clone(), &db.opts.compaction)));
     let mut obsolete = db.obsolete.lock();
     for (level, number) in &edit.deleted_files {
         if let Some(f) = old.files(*level).iter().find(|f| f.number == *number) {

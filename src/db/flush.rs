@@ -71,7 +71,7 @@ pub(crate) fn switch_memtable(db: &Arc<DbInner>) -> Result<()> {
     let mut imms = Vec::with_capacity(cur.imms.len() + 1);
     imms.push(cur.mem.clone());
     imms.extend(cur.imms.iter().cloned());
-    db.sv.store(Arc::new(SuperVersion { mem: Arc::new(MemTable::new(number)), imms, version: cur.version.clone() }));
+    db.sv.store(Arc::new(SuperVersion::new(Arc::new(MemTable::new(number)), imms, cur.version.clone(), &db.opts.compaction)));
     db.bg_cv.notify_all();
     Ok(())
 }
@@ -147,7 +147,7 @@ fn flush_memtable(db: &Arc<DbInner>, imm: &Arc<MemTable>) -> Result<()> {
     db.flushed_seq.fetch_max(imm.max_seq(), Ordering::SeqCst);
     let mut imms = cur.imms.clone();
     imms.remove(pos);
-    db.sv.store(Arc::new(SuperVersion { mem: cur.mem.clone(), imms, version: vs.state.version.clone() }));
+    db.sv.store(Arc::new(SuperVersion::new(cur.mem.clone(), imms, vs.state.version.clone(), &db.opts.compaction)));
     drop(vs);
     Counters::add(&db.counters.flushes, 1);
     Counters::add(&db.counters.flush_bytes, bytes);

@@ -124,7 +124,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
 
     let block_cache = (opts.block_cache_bytes > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_bytes)));
     let sv =
-        SuperVersion { mem: Arc::new(MemTable::new(log_number)), imms: Vec::new(), version: state.version.clone() };
+        SuperVersion::new(Arc::new(MemTable::new(log_number)), Vec::new(), state.version.clone(), &opts.compaction);
     Ok(DbInner {
         dir: dir.to_path_buf(),
         fs: fs.clone(),

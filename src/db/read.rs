@@ -78,7 +78,7 @@ pub(crate) fn stats(db: &DbInner) -> Stats {
             })
             .collect(),
         compactions: get(&db.levels.compactions),
-        pending_compaction_bytes: kvd_compaction::pending_compaction_bytes(&sv.version, &db.opts.compaction),
+        pending_compaction_bytes: sv.pending_compaction_bytes,
         trivial_moves: get(&db.levels.trivial_moves),
         write_amplification: {
             let flushed = get(&c.flush_bytes);

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use kvd_lsm::memtable::MemTable;
+use kvd_compaction::CompactionConfig;
 use kvd_lsm::version::Version;
 
 /// The active memtable, the immutable memtables awaiting flush (newest first) and the
@@ -13,4 +14,13 @@ pub(crate) struct SuperVersion {
     pub mem: Arc<MemTable>,
     pub imms: Vec<Arc<MemTable>>,
     pub version: Arc<Version>,
+    /// Estimated compaction debt of `version`, computed once here rather than per write.
+    pub pending_compaction_bytes: u64,
+}
+
+impl SuperVersion {
+    pub(crate) fn new(mem: Arc<MemTable>, imms: Vec<Arc<MemTable>>, version: Arc<Version>, cfg: &CompactionConfig) -> Self {
+        let pending_compaction_bytes = kvd_compaction::pending_compaction_bytes(&version, cfg);
+        SuperVersion { mem, imms, version, pending_compaction_bytes }
+    }
 }

@@ -265,7 +265,7 @@ fn make_room(db: &Arc<DbInner>) -> Result<()> {
         db.check_writable()?;
         let sv = db.sv.load_full();
         let l0 = sv.version.files(0).len();
-        let pending = kvd_compaction::pending_compaction_bytes(&sv.version, &db.opts.compaction);
+        let pending = sv.pending_compaction_bytes;
         let can_help = super::flush::compaction_can_help(db);
         if can_help && (l0 >= db.opts.l0_stop_writes_trigger || pending >= db.opts.hard_pending_compaction_bytes_limit) {
             stalled = true;
