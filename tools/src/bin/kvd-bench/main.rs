@@ -5,6 +5,11 @@
 //! reuse what the previous ones wrote. Prints a table (or `--json`) of ops/s, MB/s, latency
 //! percentiles, write and space amplification and peak RSS.
 
+/// mimalloc, as RocksDB's db_bench uses jemalloc: glibc malloc fragments badly under an
+/// LSM engine's allocation pattern (many short-lived buffers beside long-lived blocks).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod engine;
 mod keys;
 mod report;
