@@ -42,26 +42,29 @@ fn key_hash(user_key: &[u8]) -> u64 {
 /// Collects user-key hashes while a table is built; the bitmap is sized at the end, once the
 /// number of distinct keys is known.
 #[derive(Debug)]
-pub(crate) struct FilterBuilder {
+pub struct FilterBuilder {
     bits_per_key: u32,
     hashes: Vec<u64>,
 }
 
 impl FilterBuilder {
     /// A builder for `bits_per_key` bits per key; 0 builds no filter.
-    pub(crate) fn new(bits_per_key: u32) -> Self {
+    /// A builder for a filter of `bits_per_key` bits per added key.
+    pub fn new(bits_per_key: u32) -> Self {
         FilterBuilder { bits_per_key, hashes: Vec::new() }
     }
 
     /// Records a user key. The table builder calls this once per distinct user key.
-    pub(crate) fn add(&mut self, user_key: &[u8]) {
+    /// Adds a user key.
+    pub fn add(&mut self, user_key: &[u8]) {
         if self.bits_per_key > 0 {
             self.hashes.push(key_hash(user_key));
         }
     }
 
     /// The filter block's contents, or None when filtering is disabled or no key was added.
-    pub(crate) fn finish(&mut self) -> Option<Vec<u8>> {
+    /// The encoded filter block, or `None` when no key was added or filters are off.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
         let n = self.hashes.len();
         if self.bits_per_key == 0 || n == 0 {
             return None;

@@ -67,7 +67,7 @@ pub use block_builder::BlockBuilder;
 pub use block_io::BLOCK_TRAILER_LEN;
 pub use block_iter::BlockIter;
 pub use builder::TableBuilder;
-pub use filter::FilterReader;
+pub use filter::{FilterBuilder, FilterReader};
 pub use footer::{Footer, FOOTER_LEN};
 pub use handle::BlockHandle;
 pub use properties::TableProperties;
