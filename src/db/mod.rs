@@ -76,6 +76,8 @@ pub(crate) struct DbInner {
     pub bg: Mutex<BgState>,
     pub bg_cv: Condvar,
     pub poison: Mutex<Option<String>>,
+    /// Mirrors `poison.is_some()` so the write path checks it without a lock.
+    pub poisoned: AtomicBool,
     pub closed: AtomicBool,
     /// Set at close: long-running background work stops early.
     pub shutting_down: AtomicBool,
@@ -89,8 +91,10 @@ pub(crate) struct DbInner {
 impl DbInner {
     /// Refuses writes once poisoned or closed.
     pub(crate) fn check_writable(&self) -> Result<()> {
-        if let Some(reason) = self.poison.lock().as_ref() {
-            return Err(Error::Poisoned(reason.clone()));
+        if self.poisoned.load(Ordering::Acquire) {
+            if let Some(reason) = self.poison.lock().as_ref() {
+                return Err(Error::Poisoned(reason.clone()));
+            }
         }
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
@@ -103,12 +107,13 @@ impl DbInner {
         let reason = format!("{what}: {e}");
         tracing::error!(%reason, "database poisoned");
         self.poison.lock().get_or_insert(reason.clone());
+        self.poisoned.store(true, Ordering::Release);
         self.bg_cv.notify_all();
         Error::Poisoned(reason)
     }
 
     fn is_poisoned(&self) -> bool {
-        self.poison.lock().is_some()
+        self.poisoned.load(Ordering::Acquire)
     }
 
     pub(crate) fn now_millis(&self) -> u64 {

@@ -142,6 +142,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         bg: Mutex::default(),
         bg_cv: Condvar::new(),
         poison: Mutex::new(None),
+        poisoned: AtomicBool::new(false),
         closed: AtomicBool::new(false),
         shutting_down: AtomicBool::new(false),
         counters: Default::default(),
