@@ -104,9 +104,11 @@ pub struct Args {
 impl Args {
     /// The kvd options these flags describe.
     pub fn options(&self) -> Result<Options, String> {
-        let mut o = Options::default();
-        o.write_buffer_size = self.write_buffer_mb << 20;
-        o.block_cache_bytes = self.cache_mb << 20;
+        let mut o = Options {
+            write_buffer_size: self.write_buffer_mb << 20,
+            block_cache_bytes: self.cache_mb << 20,
+            ..Options::default()
+        };
         o.table.bloom_bits_per_key = self.bloom_bits;
         o.table.compression = match self.compression.as_str() {
             "none" => Compression::None,
