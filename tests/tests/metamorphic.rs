@@ -317,12 +317,12 @@ fn describe_difference(ops: &[Op], want: &Reads, got: &Reads) -> String {
 #[test]
 fn one_log_under_randomised_options_reads_the_same() {
     let seed = seed("metamorphic");
-    let ops = generate(seed, scale(2_000, 20_000));
+    let ops = generate(seed, scale(2_000, 8_000));
     let want = reference_reads(&ops);
     assert!(want.len() > ops.len() / 4, "the log reads: {} reads", want.len());
     assert!(want.iter().filter(|r| r.1.len() > 3).count() > 50, "scans return entries");
     let mut rng = StdRng::seed_from_u64(seed.rotate_left(17));
-    for config in 0..scale(5, 40) {
+    for config in 0..scale(5, 16) {
         let clock = Arc::new(MockClock::new(START_MILLIS));
         let (opts, real_dir, desc) = random_options(&mut rng, clock.clone());
         let path = real_dir.as_ref().map_or_else(|| std::path::PathBuf::from("/db"), |d| d.path().join("db"));

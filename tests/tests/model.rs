@@ -37,6 +37,7 @@ enum Op {
     Batch(Vec<(u8, Option<u16>)>),
     Get(u8),
     Scan { lower: Option<u8>, upper: Option<u8>, reverse: bool },
+    PrefixScan(u8, u8),
     Walk { lower: Option<u8>, upper: Option<u8>, start: Start, moves: Vec<bool> },
     TakeSnapshot,
     SnapshotGet(u8, u8),
@@ -70,6 +71,7 @@ fn op() -> impl Strategy<Value = Op> {
         8 => proptest::collection::vec((k(), proptest::option::weighted(0.7, value_len())), 1..12).prop_map(Op::Batch),
         15 => k().prop_map(Op::Get),
         6 => (bound(), bound(), any::<bool>()).prop_map(|(lower, upper, reverse)| Op::Scan { lower, upper, reverse }),
+        2 => (k(), 1..6u8).prop_map(|(k, len)| Op::PrefixScan(k, len)),
         6 => (bound(), bound(), start, proptest::collection::vec(any::<bool>(), 0..12))
             .prop_map(|(lower, upper, start, moves)| Op::Walk { lower, upper, start, moves }),
         4 => Just(Op::TakeSnapshot),
@@ -172,6 +174,27 @@ impl Harness {
                     got == want,
                     "{}",
                     ctx(format!("scan differs: db {} entries, model {}", got.len(), want.len()))
+                );
+            }
+            Op::PrefixScan(k, len) => {
+                let full = key(*k);
+                let prefix = &full[..full.len().min(*len as usize)];
+                let got = collect_scan(self.db().prefix_scan(prefix), "prefix scan");
+                let want: Vec<_> = self
+                    .model
+                    .entries()
+                    .filter(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                prop_assert!(
+                    got == want,
+                    "{}",
+                    ctx(format!(
+                        "prefix scan {} differs: db {} entries, model {}",
+                        show(prefix),
+                        got.len(),
+                        want.len()
+                    ))
                 );
             }
             Op::Walk { lower, upper, start, moves } => {
