@@ -26,6 +26,17 @@ pub enum Error {
     /// A typed operation met a key holding another type; nothing was changed.
     #[error("wrong type: {0}")]
     WrongType(String),
+    /// A document write would give two documents equal values in a unique index; nothing
+    /// was written.
+    #[error("unique index {index} already holds ({value}) for document {existing:?}; nothing was written")]
+    UniqueViolation {
+        /// The index, as `namespace.name`.
+        index: String,
+        /// The duplicated values, as JSON.
+        value: String,
+        /// The key of the document that already holds them.
+        existing: String,
+    },
     /// A missing key where one was required.
     #[error("not found: {0}")]
     NotFound(String),

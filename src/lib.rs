@@ -26,13 +26,16 @@
 mod batch;
 pub mod db;
 mod error;
+pub mod index;
 pub mod model;
 pub mod options;
+pub mod query;
 pub mod txn;
 
 pub use batch::{decode_record, BatchOp, LoggedEntry, WriteBatch};
 pub use db::{prefix_successor, Db, DbIterator, LevelStats, Precondition, Scan, Snapshot, Stats, VersionedValue};
 pub use error::{Error, Result};
+pub use index::{FieldType, IndexDef, IndexSpec, IndexState};
 pub use model::ValueType;
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, SyncPolicy, TableOptions, WriteOptions};
 pub use txn::{retry, Isolation, RetryOptions, Transaction, TxnOptions, TxnScan};

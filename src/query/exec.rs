@@ -1,0 +1,336 @@
+//! Running a plan at one snapshot: reading documents (by key or through an index), filtering,
+//! sorting or aggregating, projecting, and paging.
+
+use std::cmp::Ordering;
+use std::collections::VecDeque;
+
+use serde_json::{Map, Value};
+
+use super::aggregate::Aggregator;
+use super::ast::{ColumnExpr, OrderItem};
+use super::eval::{matches, Doc};
+use super::plan::{Access, Plan};
+use super::token::Token;
+use super::Row;
+use crate::index::keys::{doc_key, namespace_range, to_hex};
+use crate::index::{entry_doc_id, parse_doc};
+use crate::{Db, Error, ReadOptions, Result, Scan, Snapshot};
+
+/// Where the last returned row was, for continuation tokens.
+#[derive(Debug, Clone)]
+enum Pos {
+    Key(Vec<u8>),
+    Sort(Vec<Value>, String),
+    None,
+}
+
+enum Source {
+    Full(Scan),
+    Index { scan: Scan, fields: usize, name: String },
+}
+
+enum Mode {
+    Stream(Box<Source>),
+    Buffered(VecDeque<(Row, Pos)>),
+}
+
+/// The rows of a query, streamed: an iterator of `Result<Row>`, all read at the snapshot
+/// taken when the query started. After it ends, [`Rows::continuation`] says how to get the
+/// next page when a page size was set.
+pub struct Rows<'db> {
+    db: &'db Db,
+    snap: Snapshot,
+    plan: Plan,
+    mode: Mode,
+    skip: u64,
+    limit_left: Option<u64>,
+    page_left: Option<usize>,
+    last: Pos,
+    sql_hash: u64,
+    continuation: Option<String>,
+    done: bool,
+}
+
+fn sort_values(order: &[OrderItem], doc: &Doc) -> Vec<Value> {
+    order.iter().map(|o| doc.get(&o.field).cloned().unwrap_or(Value::Null)).collect()
+}
+
+/// The ORDER BY order, ties broken by document id in the direction of the last term.
+fn cmp_sort(order: &[OrderItem], a: (&[Value], &str), b: (&[Value], &str)) -> Ordering {
+    for (i, o) in order.iter().enumerate() {
+        let ord = crate::index::value::cmp_json(&a.0[i], &b.0[i]);
+        if ord.is_ne() {
+            return if o.desc { ord.reverse() } else { ord };
+        }
+    }
+    let ord = a.1.as_bytes().cmp(b.1.as_bytes());
+    if order.last().is_some_and(|o| o.desc) {
+        ord.reverse()
+    } else {
+        ord
+    }
+}
+
+fn project(plan: &Plan, doc: Doc, ns: &str) -> Row {
+    let key = Some(format!("{ns}/{}", doc.id_str()));
+    let value = match &plan.select.columns {
+        None => doc.body,
+        Some(cols) => {
+            let mut m = Map::new();
+            for c in cols {
+                let v = match &c.expr {
+                    ColumnExpr::Field(f) => doc.get(f).cloned().unwrap_or(Value::Null),
+                    ColumnExpr::Agg(..) => Value::Null,
+                };
+                m.insert(c.name.clone(), v);
+            }
+            Value::Object(m)
+        }
+    };
+    Row { key, value }
+}
+
+impl<'db> Rows<'db> {
+    pub(crate) fn start(
+        db: &'db Db,
+        snap: Snapshot,
+        plan: Plan,
+        token: Option<Token>,
+        page_size: Option<usize>,
+        sql_hash: u64,
+    ) -> Result<Rows<'db>> {
+        let resume = token.as_ref().map(Token::position).transpose()?.flatten();
+        let source = open_source(db, &snap, &plan, resume.as_deref());
+        let mut rows = Rows {
+            db,
+            snap,
+            skip: if token.is_some() { 0 } else { plan.select.offset },
+            limit_left: token.as_ref().map_or(plan.select.limit, |t| t.r),
+            page_left: page_size,
+            plan,
+            mode: Mode::Buffered(VecDeque::new()),
+            last: Pos::None,
+            sql_hash,
+            continuation: None,
+            done: false,
+        };
+        if rows.plan.select.is_aggregate() {
+            rows.page_left = None;
+            rows.mode = Mode::Buffered(rows.aggregate(source)?);
+        } else if rows.plan.sort {
+            rows.mode = Mode::Buffered(rows.sorted(source, token.as_ref())?);
+        } else {
+            rows.mode = Mode::Stream(Box::new(source));
+        }
+        Ok(rows)
+    }
+
+    /// Rows already computed (EXPLAIN's lines).
+    pub(crate) fn fixed(db: &'db Db, snap: Snapshot, plan: Plan, values: Vec<Value>) -> Rows<'db> {
+        Rows {
+            db,
+            snap,
+            plan,
+            mode: Mode::Buffered(values.into_iter().map(|value| (Row { key: None, value }, Pos::None)).collect()),
+            skip: 0,
+            limit_left: None,
+            page_left: None,
+            last: Pos::None,
+            sql_hash: 0,
+            continuation: None,
+            done: false,
+        }
+    }
+
+    /// The token for the next page, once this page ended at its page size with rows left.
+    pub fn continuation(&self) -> Option<&str> {
+        self.continuation.as_deref()
+    }
+
+    /// The plan being run.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    fn read_opts(&self) -> ReadOptions<'_> {
+        ReadOptions { snapshot: Some(&self.snap), ..Default::default() }
+    }
+
+    /// The next document of the source (unfiltered) and its key.
+    fn next_doc(&mut self, source: &mut Source) -> Option<Result<(Doc, Vec<u8>)>> {
+        let ns = &self.plan.select.namespace;
+        match source {
+            Source::Full(scan) => scan.next().map(|r| {
+                let (key, value) = r?;
+                let body = parse_doc(&key, &value)?;
+                let id = String::from_utf8_lossy(&key[ns.len() + 1..]).into_owned();
+                Ok((Doc { id: Value::String(id), body }, key))
+            }),
+            Source::Index { scan, fields, name } => scan.next().map(|r| {
+                let (entry, value) = r?;
+                let id = entry_doc_id(&entry, &value, *fields)?;
+                let key = doc_key(ns, &id);
+                let Some(bytes) = self.db.get_opt(&key, &self.read_opts())? else {
+                    return Err(Error::corruption(
+                        format!("index {name}"),
+                        0,
+                        format!("entry {} names a missing document", to_hex(&entry)),
+                    ));
+                };
+                let body = parse_doc(&key, &bytes)?;
+                Ok((Doc { id: Value::String(String::from_utf8_lossy(&id).into_owned()), body }, entry))
+            }),
+        }
+    }
+
+    /// The next document passing the filter.
+    fn next_match(&mut self, source: &mut Source) -> Option<Result<(Doc, Vec<u8>)>> {
+        loop {
+            match self.next_doc(source)? {
+                Ok((doc, key)) if matches(self.plan.select.filter.as_ref(), &doc) => return Some(Ok((doc, key))),
+                Ok(_) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    fn aggregate(&mut self, mut source: Source) -> Result<VecDeque<(Row, Pos)>> {
+        let s = &self.plan.select;
+        let mut agg = Aggregator::new(s.columns.clone().unwrap_or_default(), s.group_by.clone());
+        while let Some(r) = self.next_match(&mut source) {
+            agg.add(&r?.0);
+        }
+        let rows = agg.finish(&self.plan.select.order_by);
+        let skip = std::mem::take(&mut self.skip) as usize;
+        Ok(rows.into_iter().skip(skip).map(|value| (Row { key: None, value }, Pos::None)).collect())
+    }
+
+    fn sorted(&mut self, mut source: Source, token: Option<&Token>) -> Result<VecDeque<(Row, Pos)>> {
+        let order = self.plan.select.order_by.clone();
+        let mut docs = Vec::new();
+        while let Some(r) = self.next_match(&mut source) {
+            let doc = r?.0;
+            docs.push((sort_values(&order, &doc), doc));
+        }
+        docs.sort_by(|a, b| cmp_sort(&order, (&a.0, a.1.id_str()), (&b.0, b.1.id_str())));
+        if let Some((Some(vals), Some(id))) = token.map(|t| (t.s.as_ref(), t.id.as_ref())) {
+            docs.retain(|(v, d)| cmp_sort(&order, (v, d.id_str()), (vals, id)).is_gt());
+        }
+        let skip = std::mem::take(&mut self.skip) as usize;
+        let ns = self.plan.select.namespace.clone();
+        Ok(docs
+            .into_iter()
+            .skip(skip)
+            .map(|(vals, doc)| {
+                let id = doc.id_str().to_string();
+                (project(&self.plan, doc, &ns), Pos::Sort(vals, id))
+            })
+            .collect())
+    }
+
+    fn pull(&mut self) -> Option<Result<(Row, Pos)>> {
+        match std::mem::replace(&mut self.mode, Mode::Buffered(VecDeque::new())) {
+            Mode::Buffered(mut q) => {
+                let item = q.pop_front().map(Ok);
+                self.mode = Mode::Buffered(q);
+                item
+            }
+            Mode::Stream(mut source) => {
+                let item = loop {
+                    match self.next_match(&mut source) {
+                        Some(Ok(_)) if self.skip > 0 => self.skip -= 1,
+                        Some(Ok((doc, key))) => {
+                            break Some(Ok((project(&self.plan, doc, &self.plan.select.namespace), Pos::Key(key))))
+                        }
+                        Some(Err(e)) => break Some(Err(e)),
+                        None => break None,
+                    }
+                };
+                self.mode = Mode::Stream(source);
+                item
+            }
+        }
+    }
+
+    fn token(&self) -> Token {
+        let mut t =
+            Token { q: self.sql_hash, a: self.plan.access.index_id(), p: None, s: None, id: None, r: self.limit_left };
+        match &self.last {
+            Pos::Key(k) => t.p = Some(to_hex(k)),
+            Pos::Sort(v, id) => {
+                t.s = Some(v.clone());
+                t.id = Some(id.clone());
+            }
+            Pos::None => {}
+        }
+        t
+    }
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Result<Row>> {
+        if self.done || self.limit_left == Some(0) {
+            self.done = true;
+            return None;
+        }
+        if self.page_left == Some(0) {
+            self.done = true;
+            return match self.pull() {
+                Some(Ok(_)) => {
+                    self.continuation = Some(self.token().encode());
+                    None
+                }
+                Some(Err(e)) => Some(Err(e)),
+                None => None,
+            };
+        }
+        match self.pull() {
+            None => {
+                self.done = true;
+                None
+            }
+            Some(Err(e)) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            Some(Ok((row, pos))) => {
+                self.last = pos;
+                self.limit_left = self.limit_left.map(|l| l - 1);
+                self.page_left = self.page_left.map(|p| p - 1);
+                Some(Ok(row))
+            }
+        }
+    }
+}
+
+fn open_source(db: &Db, snap: &Snapshot, plan: &Plan, resume: Option<&[u8]>) -> Source {
+    let (mut lower, mut upper, reverse) = match &plan.access {
+        Access::FullScan { reverse } => {
+            let (lo, hi) = namespace_range(&plan.select.namespace);
+            (lo, hi, *reverse)
+        }
+        Access::IndexScan { lower, upper, reverse, .. } => (lower.clone(), upper.clone(), *reverse),
+    };
+    if let Some(pos) = resume {
+        // Strictly after the last row in scan order (for a reverse scan, before it).
+        if reverse {
+            upper = upper.min(pos.to_vec());
+        } else {
+            let mut after = pos.to_vec();
+            after.push(0);
+            lower = lower.max(after);
+        }
+    }
+    if lower > upper {
+        upper = lower.clone();
+    }
+    let scan = db.scan_opt(Some(&lower), Some(&upper), reverse, Some(snap));
+    match &plan.access {
+        Access::FullScan { .. } => Source::Full(scan),
+        Access::IndexScan { index, .. } => {
+            Source::Index { scan, fields: index.fields.len(), name: index.qualified_name() }
+        }
+    }
+}
