@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::ast::{CmpOp, ColumnExpr, Expr, Field, Select};
 use super::eval::like_prefix;
-use crate::index::encoding::{encoded, TAG_STRING};
+use crate::index::encoding::{encoded, TAG_FALSE, TAG_STRING, TAG_TRUE};
 use crate::index::keys::entry_prefix;
 use crate::index::value::class;
 use crate::index::{FieldType, IndexDef, IndexState};
@@ -217,15 +217,23 @@ struct Range {
     words: Vec<String>,
 }
 
-fn class_tag(v: &Value) -> u8 {
-    encoded(Some(v))[0]
+/// The tags `[first, last]` of the class of `v`: a range predicate only matches values of
+/// the literal's class (booleans span two tags).
+fn class_tags(v: &Value) -> (u8, u8) {
+    match v {
+        Value::Bool(_) => (TAG_FALSE, TAG_TRUE),
+        other => {
+            let t = encoded(Some(other))[0];
+            (t, t)
+        }
+    }
 }
 
 fn range(conjuncts: &[&Expr], path: &str, base: &[u8]) -> Option<Range> {
     let at = |v: &Value| [base, &encoded(Some(v))].concat();
     let after = |v: &Value| prefix_successor(&at(v)).expect("an entry prefix has a successor");
-    let class_start = |v: &Value| [base, &[class_tag(v)]].concat();
-    let class_end = |v: &Value| [base, &[class_tag(v) + 1]].concat();
+    let class_start = |v: &Value| [base, &[class_tags(v).0]].concat();
+    let class_end = |v: &Value| [base, &[class_tags(v).1 + 1]].concat();
     let mut lower: Option<(Vec<u8>, &Value, String)> = None;
     let mut upper: Option<(Vec<u8>, &Value, String)> = None;
     for c in conjuncts {
