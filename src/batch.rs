@@ -122,6 +122,11 @@ impl WriteBatch {
         self.ops.is_empty()
     }
 
+    /// True if any op carries a TTL (so committing it needs the clock).
+    pub fn has_ttl(&self) -> bool {
+        self.ops.iter().any(|op| matches!(op, BatchOp::PutWithTtl { .. }))
+    }
+
     /// Approximate encoded size.
     pub fn approximate_size(&self) -> usize {
         self.bytes

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use crossbeam_skiplist::map::Entry;
 use crossbeam_skiplist::SkipMap;
-use kvd_base::key::{InternalKey, SeqNo, ValueKind, TRAILER_LEN};
+use std::borrow::Borrow;
+
+use kvd_base::key::{compare_internal_keys, InternalKey, SeqNo, ValueKind, TRAILER_LEN};
 
 use crate::iter::InternalIterator;
 use crate::Result;
@@ -17,9 +19,93 @@ use crate::Result;
 /// Approximate per-entry overhead of the skiplist node and allocations, for size accounting.
 const ENTRY_OVERHEAD: usize = 64;
 
+/// One entry in a single allocation: the encoded internal key, then the value. One
+/// allocation per insert instead of two, and the value sits next to the key it belongs to.
+struct MemEntry {
+    buf: Box<[u8]>,
+    key_len: usize,
+}
+
+impl MemEntry {
+    fn new(user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> Self {
+        let key_len = user_key.len() + TRAILER_LEN;
+        let mut buf = Vec::with_capacity(key_len + value.len());
+        kvd_base::key::encode_internal_key(&mut buf, user_key, seq, kind);
+        buf.extend_from_slice(value);
+        MemEntry { buf: buf.into_boxed_slice(), key_len }
+    }
+
+    fn key(&self) -> &[u8] {
+        &self.buf[..self.key_len]
+    }
+
+    fn value(&self) -> &[u8] {
+        &self.buf[self.key_len..]
+    }
+}
+
+/// An encoded internal key as an ordered, unsized view: what lookups search by, so a seek
+/// needs no `MemEntry` (and no allocation) of its own.
+#[repr(transparent)]
+struct IKey([u8]);
+
+impl IKey {
+    fn new(bytes: &[u8]) -> &IKey {
+        // SAFETY: `IKey` is a `repr(transparent)` wrapper of `[u8]`, so the layouts and
+        // pointer metadata are identical (the same pattern as `std::path::Path` over `OsStr`).
+        unsafe { &*(bytes as *const [u8] as *const IKey) }
+    }
+}
+
+impl PartialEq for IKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for IKey {}
+
+impl PartialOrd for IKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        compare_internal_keys(&self.0, &other.0)
+    }
+}
+
+impl Borrow<IKey> for MemEntry {
+    fn borrow(&self) -> &IKey {
+        IKey::new(self.key())
+    }
+}
+
+impl PartialEq for MemEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for MemEntry {}
+
+impl PartialOrd for MemEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for MemEntry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        compare_internal_keys(self.key(), other.key())
+    }
+}
+
 /// A sorted in-memory table of internal keys. Thread-safe; shared through `Arc`.
 pub struct MemTable {
-    map: SkipMap<InternalKey, Vec<u8>>,
+    map: SkipMap<MemEntry, ()>,
     approximate_size: AtomicUsize,
     max_seq: AtomicU64,
     log_number: u64,
@@ -50,7 +136,7 @@ impl MemTable {
     /// Inserts one entry. REQUIRES: `(user_key, seq)` is new to this memtable.
     pub fn insert(&self, user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
         let size = user_key.len() + TRAILER_LEN + value.len() + ENTRY_OVERHEAD;
-        self.map.insert(InternalKey::new(user_key, seq, kind), value.to_vec());
+        self.map.insert(MemEntry::new(user_key, seq, kind, value), ());
         self.approximate_size.fetch_add(size, Ordering::Relaxed);
         self.max_seq.fetch_max(seq, Ordering::Relaxed);
     }
@@ -63,12 +149,13 @@ impl MemTable {
     /// The newest version of `user_key` with sequence number `<= seq`, tombstones included.
     pub fn get(&self, user_key: &[u8], seq: SeqNo) -> Option<Found> {
         let seek = InternalKey::seek_key(user_key, seq);
-        let entry = self.map.lower_bound(Bound::Included(&seek))?;
-        let k = entry.key();
-        if k.user_key() != user_key {
+        let entry = self.map.lower_bound(Bound::Included(IKey::new(seek.encoded())))?;
+        let e = entry.key();
+        let parsed = kvd_base::key::parse_internal_key(e.key()).ok()?;
+        if parsed.user_key != user_key {
             return None;
         }
-        Some(Found { seq: k.seq(), kind: k.kind()?, value: entry.value().clone() })
+        Some(Found { seq: parsed.seq, kind: parsed.kind, value: e.value().to_vec() })
     }
 
     /// Bytes used, approximately (keys, values and per-entry overhead).
@@ -99,12 +186,12 @@ impl MemTable {
 /// filter by sequence number.
 pub struct MemTableIterator {
     // Declared before `mem` so it is dropped first: it points into `mem`'s skiplist.
-    current: Option<Entry<'static, InternalKey, Vec<u8>>>,
+    current: Option<Entry<'static, MemEntry, ()>>,
     mem: Arc<MemTable>,
 }
 
 impl MemTableIterator {
-    fn set(&mut self, e: Option<Entry<'_, InternalKey, Vec<u8>>>) {
+    fn set(&mut self, e: Option<Entry<'_, MemEntry, ()>>) {
         // SAFETY: the entry borrows the skiplist owned by `self.mem`, which this iterator keeps
         // alive for at least as long as the entry (field order above), and memtables never
         // remove nodes, so the entry stays valid; the 'static lifetime never escapes: `key()`
@@ -132,15 +219,13 @@ impl InternalIterator for MemTableIterator {
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
         let mem = self.mem.clone();
-        let t = InternalKey::from_encoded(target.to_vec());
-        self.set(mem.map.lower_bound(Bound::Included(&t)));
+        self.set(mem.map.lower_bound(Bound::Included(IKey::new(target))));
         Ok(())
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
         let mem = self.mem.clone();
-        let t = InternalKey::from_encoded(target.to_vec());
-        self.set(mem.map.upper_bound(Bound::Included(&t)));
+        self.set(mem.map.upper_bound(Bound::Included(IKey::new(target))));
         Ok(())
     }
 
@@ -157,11 +242,11 @@ impl InternalIterator for MemTableIterator {
     }
 
     fn key(&self) -> &[u8] {
-        self.current.as_ref().map(|e| e.key().encoded()).unwrap_or(&[])
+        self.current.as_ref().map(|e| e.key().key()).unwrap_or(&[])
     }
 
     fn value(&self) -> &[u8] {
-        self.current.as_ref().map(|e| e.value().as_slice()).unwrap_or(&[])
+        self.current.as_ref().map(|e| e.key().value()).unwrap_or(&[])
     }
 }
 

@@ -208,7 +208,8 @@ fn follower_error(e: &Error) -> Error {
 fn commit_group(db: &Arc<DbInner>, group: &[Arc<PendingWrite>]) -> Result<Vec<std::result::Result<SeqNo, Outcome>>> {
     db.check_writable()?;
     make_room(db)?;
-    let now = db.now_millis();
+    // Reading the clock costs a syscall on some platforms: only TTL writes need it.
+    let now = if group.iter().any(|w| w.batch.has_ttl()) { db.now_millis() } else { 0 };
     let first = db.last_seq.load(Ordering::Acquire) + 1;
     let bytes: usize = group.iter().map(|w| w.batch.approximate_size()).sum();
     let mut enc = RecordEncoder::new(first, bytes);
