@@ -12,6 +12,11 @@
 //!   framing, for torn-tail tests;
 //! - [`fixtures`]: the checked-in fixture database and its expected contents.
 //!
+//! Running: `cargo test -p kvd-tests` (each scenario takes a few seconds); `KVD_STRESS=1` for
+//! the long variants; `KVD_SEED=<n>` to replay a randomised scenario with the seed it printed;
+//! `KVD_REGENERATE_FIXTURES=1 cargo test -p kvd-tests --test decoders fixture` to rewrite the
+//! fixture database on purpose. Decoder fuzzing for longer runs lives in `fuzz/`.
+//!
 //! This crate may depend on every kvd crate; nothing may depend on it.
 #![deny(missing_docs)]
 
