@@ -166,7 +166,12 @@ pub(crate) fn install(db: &Arc<DbInner>, mut edit: VersionEdit) -> Result<()> {
     let old = vs.state.version.clone();
     vs.state.apply(&edit);
     let cur = db.sv.load_full();
-    db.sv.store(Arc::new(SuperVersion::new(cur.mem.clone(), cur.imms.clone(), vs.state.version.clone(), &db.opts.compaction)));
+    db.sv.store(Arc::new(SuperVersion::new(
+        cur.mem.clone(),
+        cur.imms.clone(),
+        vs.state.version.clone(),
+        &db.opts.compaction,
+    )));
     let mut obsolete = db.obsolete.lock();
     for (level, number) in &edit.deleted_files {
         if let Some(f) = old.files(*level).iter().find(|f| f.number == *number) {
@@ -179,11 +184,14 @@ pub(crate) fn install(db: &Arc<DbInner>, mut edit: VersionEdit) -> Result<()> {
     Ok(())
 }
 
-/// Deletes replaced table files that no version in use still references.
+/// Deletes replaced table files that no version in use still references. The obsolete list
+/// stays locked until the files are gone, so when any caller returns, every file it (or a
+/// concurrent purge) found deletable has been deleted.
 pub(crate) fn purge_obsolete_files(db: &DbInner) {
     let live: HashSet<u64> = db.vs.lock().state.version.all_files().map(|(_, f)| f.number).collect();
+    let mut obsolete = db.obsolete.lock();
     let mut doomed = Vec::new();
-    db.obsolete.lock().retain(|f| {
+    obsolete.retain(|f| {
         if live.contains(&f.number) {
             return false; // moved, not removed
         }
@@ -199,6 +207,7 @@ pub(crate) fn purge_obsolete_files(db: &DbInner) {
             tracing::warn!(number, error = %e, "could not delete obsolete table");
         }
     }
+    drop(obsolete);
 }
 
 /// Compacts every file overlapping `[begin, end]` (bounds optional) down the tree, after a
