@@ -7,7 +7,7 @@ pub enum Error {
     Lsm(#[from] kvd_lsm::Error),
     /// An error of the base layer.
     #[error(transparent)]
-    Base(#[from] kvd_base::Error),
+    Base(#[from] kvd_lsm::base::Error),
 }
 
 impl Error {

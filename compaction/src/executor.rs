@@ -10,9 +10,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use kvd_base::file_names::table_path;
-use kvd_base::fs::Fs;
-use kvd_base::key::{parse_internal_key, InternalKey, ValueKind};
+use kvd_lsm::base::file_names::table_path;
+use kvd_lsm::base::fs::Fs;
+use kvd_lsm::base::key::{parse_internal_key, InternalKey, ValueKind};
 use kvd_lsm::iter::InternalIterator;
 use kvd_lsm::sstable::{TableBuilder, TableOptions};
 use kvd_lsm::version::FileMeta;
@@ -122,7 +122,7 @@ impl Run<'_, '_> {
         if group.is_empty() {
             return Ok(());
         }
-        let user_key = kvd_base::key::user_key(&group[0].0).to_vec();
+        let user_key = kvd_lsm::base::key::user_key(&group[0].0).to_vec();
         let mut infos = Vec::with_capacity(group.len());
         for (k, v) in group.iter() {
             let parsed = parse_internal_key(k).map_err(|e| kvd_lsm::Error::from(e.in_file("compaction input", 0)))?;
@@ -190,7 +190,7 @@ fn run_inner(run: &mut Run<'_, '_>, input: &mut dyn InternalIterator) -> Result<
             return Ok(());
         }
         let key = input.key();
-        if group.first().is_some_and(|(g, _)| kvd_base::key::user_key(g) != kvd_base::key::user_key(key)) {
+        if group.first().is_some_and(|(g, _)| kvd_lsm::base::key::user_key(g) != kvd_lsm::base::key::user_key(key)) {
             run.flush_key(&mut group)?;
         }
         group.push((key.to_vec(), input.value().to_vec()));

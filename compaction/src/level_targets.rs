@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn pending_bytes_count_excess_over_targets() {
-        use kvd_base::key::{InternalKey, ValueKind};
+        use kvd_lsm::base::key::{InternalKey, ValueKind};
         use kvd_lsm::version::{FileMeta, VersionEdit};
         let file = |n: u64, size: u64| FileMeta {
             number: n,

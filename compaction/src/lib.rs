@@ -7,7 +7,8 @@
 //! - [`execute`] turns a task's merged input into new table files; the engine then lands them
 //!   as one `VersionEdit`.
 //!
-//! This crate depends on `kvd-base` and `kvd-lsm` only; it must never depend on the engine
+//! This crate depends on `kvd-lsm` only (reaching `kvd-base` through `kvd_lsm::base`, as
+//! design.md draws the graph); it must never depend on the engine
 //! (`kvd`), the write-ahead log or the server.
 #![deny(missing_docs)]
 

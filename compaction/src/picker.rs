@@ -173,7 +173,7 @@ pub fn pick_manual(
 
 #[cfg(test)]
 mod tests {
-    use kvd_base::key::{InternalKey, ValueKind};
+    use kvd_lsm::base::key::{InternalKey, ValueKind};
     use kvd_lsm::version::VersionEdit;
 
     use super::*;

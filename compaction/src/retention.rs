@@ -13,8 +13,8 @@
 //!    no older version of the key can exist below the output level: nothing is left for them
 //!    to hide.
 
-use kvd_base::key::{decode_expiring_value, ValueKind};
-use kvd_base::SeqNo;
+use kvd_lsm::base::key::{decode_expiring_value, ValueKind};
+use kvd_lsm::base::SeqNo;
 
 /// Everything retention depends on besides the versions themselves.
 #[derive(Debug, Clone, Default)]

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kvd_base::key::{InternalKey, ValueKind};
 use kvd_compaction::{pick, CompactionConfig, LevelTargets, PickContext};
+use kvd_lsm::base::key::{InternalKey, ValueKind};
 use kvd_lsm::version::{FileMeta, Version, VersionEdit, NUM_LEVELS};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

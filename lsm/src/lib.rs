@@ -17,3 +17,6 @@ pub mod sstable;
 pub mod version;
 
 pub use error::{Error, Result};
+/// The shared floor, re-exported so the layers above `lsm` (compaction) reach keys, coding
+/// and the file system through it, keeping the dependency graph of `design.md`.
+pub use kvd_base as base;
