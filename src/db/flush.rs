@@ -71,7 +71,12 @@ pub(crate) fn switch_memtable(db: &Arc<DbInner>) -> Result<()> {
     let mut imms = Vec::with_capacity(cur.imms.len() + 1);
     imms.push(cur.mem.clone());
     imms.extend(cur.imms.iter().cloned());
-    db.sv.store(Arc::new(SuperVersion::new(Arc::new(MemTable::new(number)), imms, cur.version.clone(), &db.opts.compaction)));
+    db.sv.store(Arc::new(SuperVersion::new(
+        Arc::new(MemTable::new(number)),
+        imms,
+        cur.version.clone(),
+        &db.opts.compaction,
+    )));
     db.bg_cv.notify_all();
     Ok(())
 }

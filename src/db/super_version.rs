@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use kvd_lsm::memtable::MemTable;
 use kvd_compaction::CompactionConfig;
+use kvd_lsm::memtable::MemTable;
 use kvd_lsm::version::Version;
 
 /// The active memtable, the immutable memtables awaiting flush (newest first) and the
@@ -19,7 +19,12 @@ pub(crate) struct SuperVersion {
 }
 
 impl SuperVersion {
-    pub(crate) fn new(mem: Arc<MemTable>, imms: Vec<Arc<MemTable>>, version: Arc<Version>, cfg: &CompactionConfig) -> Self {
+    pub(crate) fn new(
+        mem: Arc<MemTable>,
+        imms: Vec<Arc<MemTable>>,
+        version: Arc<Version>,
+        cfg: &CompactionConfig,
+    ) -> Self {
         let pending_compaction_bytes = kvd_compaction::pending_compaction_bytes(&version, cfg);
         SuperVersion { mem, imms, version, pending_compaction_bytes }
     }

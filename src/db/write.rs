@@ -268,7 +268,8 @@ fn make_room(db: &Arc<DbInner>) -> Result<()> {
         let l0 = sv.version.files(0).len();
         let pending = sv.pending_compaction_bytes;
         let can_help = super::flush::compaction_can_help(db);
-        if can_help && (l0 >= db.opts.l0_stop_writes_trigger || pending >= db.opts.hard_pending_compaction_bytes_limit) {
+        if can_help && (l0 >= db.opts.l0_stop_writes_trigger || pending >= db.opts.hard_pending_compaction_bytes_limit)
+        {
             stalled = true;
             Counters::add(&db.counters.stops, 1);
             super::flush::wait_for_background(db, Duration::from_millis(100));
