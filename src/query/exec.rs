@@ -195,6 +195,17 @@ impl<'db> Rows<'db> {
     }
 
     fn aggregate(&mut self, mut source: Source) -> Result<VecDeque<(Row, Pos)>> {
+        if let (true, Source::Index { scan, .. }) = (self.plan.index_only, &mut source) {
+            let mut n = 0u64;
+            for entry in scan {
+                entry?;
+                n += 1;
+            }
+            let cols = self.plan.select.columns.iter().flatten();
+            let row = Value::Object(cols.map(|c| (c.name.clone(), Value::from(n))).collect());
+            let skip = std::mem::take(&mut self.skip) as usize;
+            return Ok([(Row { key: None, value: row }, Pos::None)].into_iter().skip(skip).collect());
+        }
         let s = &self.plan.select;
         let mut agg = Aggregator::new(s.columns.clone().unwrap_or_default(), s.group_by.clone());
         while let Some(r) = self.next_match(&mut source) {

@@ -64,6 +64,9 @@ pub struct Plan {
     /// Whether the rows must be sorted after filtering (the access order is not the
     /// ORDER BY order).
     pub sort: bool,
+    /// The query only counts rows and the index range alone decides the whole WHERE, so it
+    /// counts entries and reads no document.
+    pub index_only: bool,
 }
 
 /// Planner choices a caller may force.
@@ -83,6 +86,8 @@ struct Candidate {
     eq: usize,
     range: bool,
     ordered: bool,
+    /// The range decides the WHERE clause exactly (every conjunct became a bound).
+    covered: bool,
 }
 
 /// Plans `select` over the indexes of its namespace (`indexes`: all of them; only ready ones
@@ -95,8 +100,13 @@ pub fn plan(select: Select, indexes: &[IndexDef], force: Force) -> Result<Plan> 
         if aggregate { Vec::new() } else { select.order_by.iter().map(|o| (&o.field, o.desc)).collect() };
     let conjuncts = select.filter.as_ref().map(Expr::conjuncts).unwrap_or_default();
     let by_id = order.len() == 1 && order[0].0.is_id();
-    let full =
-        Candidate { access: Access::FullScan { reverse: by_id && order[0].1 }, eq: 0, range: false, ordered: by_id };
+    let full = Candidate {
+        access: Access::FullScan { reverse: by_id && order[0].1 },
+        eq: 0,
+        range: false,
+        ordered: by_id,
+        covered: false,
+    };
     let ready = indexes.iter().filter(|d| d.state == IndexState::Ready);
     let chosen = match force {
         Force::FullScan => full,
@@ -113,7 +123,10 @@ pub fn plan(select: Select, indexes: &[IndexDef], force: Force) -> Result<Plan> 
             .unwrap_or(full),
     };
     let sort = !aggregate && !select.order_by.is_empty() && !chosen.ordered;
-    Ok(Plan { select, access: chosen.access, sort })
+    let counts_only = select.group_by.is_empty()
+        && select.columns.iter().flatten().all(|c| c.expr == ColumnExpr::Agg(super::ast::AggFunc::Count, None));
+    let index_only = aggregate && counts_only && chosen.covered;
+    Ok(Plan { select, access: chosen.access, sort, index_only })
 }
 
 fn declared(indexes: &[IndexDef], f: &Field) -> Option<(FieldType, String)> {
@@ -215,6 +228,8 @@ struct Range {
     lower: Vec<u8>,
     upper: Vec<u8>,
     words: Vec<String>,
+    /// False for a LIKE pattern with wildcards past its prefix: the range only narrows it.
+    exact: bool,
 }
 
 /// The tags `[first, last]` of the class of `v`: a range predicate only matches values of
@@ -264,12 +279,12 @@ fn range(conjuncts: &[&Expr], path: &str, base: &[u8]) -> Option<Range> {
                 upper = Some((after(hi), hi, words));
             }
             Expr::Like(f, pattern, false) if f.name() == path && !f.is_id() && lower.is_none() && upper.is_none() => {
-                let (prefix, _) = like_prefix(pattern);
+                let (prefix, exact) = like_prefix(pattern);
                 let mut start = at(&Value::String(prefix.to_string()));
                 start.truncate(start.len() - 2); // the terminator: longer strings continue here
                 let end = prefix_successor(&start).expect("a string prefix has a successor");
                 debug_assert_eq!(start[base.len()], TAG_STRING);
-                return Some(Range { lower: start, upper: end, words: vec![words] });
+                return Some(Range { lower: start, upper: end, words: vec![words], exact });
             }
             _ => {}
         }
@@ -281,6 +296,7 @@ fn range(conjuncts: &[&Expr], path: &str, base: &[u8]) -> Option<Range> {
         lower: lower.as_ref().map_or_else(|| class_start(witness), |b| b.0.clone()),
         upper: upper.as_ref().map_or_else(|| class_end(witness), |b| b.0.clone()),
         words,
+        exact: true,
     })
 }
 
@@ -318,7 +334,9 @@ fn candidate(def: &IndexDef, conjuncts: &[&Expr], order: &[(&Field, bool)]) -> C
         }
         None => (base.clone(), prefix_successor(&base).expect("an entry prefix has a successor")),
     };
+    let covered = range.as_ref().is_none_or(|r| r.exact) && conjuncts.iter().all(|c| words.contains(&c.to_string()));
     Candidate {
+        covered,
         access: Access::IndexScan { index: def.clone(), lower, upper, reverse, bounds: words },
         eq,
         range: range.is_some(),
@@ -350,6 +368,9 @@ impl fmt::Display for Plan {
         }
         if let Some(e) = &s.filter {
             writeln!(f, "filter: {e}")?;
+        }
+        if self.index_only {
+            writeln!(f, "index only: counts entries, reads no document")?;
         }
         if s.is_aggregate() {
             let cols: Vec<&str> = s.columns.iter().flatten().map(|c| c.name.as_str()).collect();

@@ -340,6 +340,7 @@ fn check(
     queries: Vec<(Query, usize)>,
 ) -> Result<usize, TestCaseError> {
     let mut index_plans = 0;
+    let mut index_only = 0;
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options { write_buffer_size: 16 << 10, ..Options::default() }).unwrap();
     let create = |i: usize| {
@@ -410,10 +411,20 @@ fn check(
         prop_assert_eq!(&by_plan, &run_values(&db, &agg, true), "{}", agg);
         let count: u64 = by_plan.iter().map(|r| r["n"].as_u64().unwrap()).sum();
         let unlimited = Query { limit: None, offset: 0, ..q.clone() };
-        prop_assert_eq!(count as usize, naive(&model, &unlimited).len(), "{}", agg);
+        let all = naive(&model, &unlimited).len();
+        prop_assert_eq!(count as usize, all, "{}", agg);
+        // COUNT(*) alone may be answered from index entries without reading documents.
+        let count_sql = format!(
+            "SELECT COUNT(*) AS n FROM t{}",
+            q.filter.as_ref().map_or(String::new(), |p| format!(" WHERE {}", render(p)))
+        );
+        let counted = run_values(&db, &count_sql, false);
+        prop_assert_eq!(&counted, &vec![json!({ "n": all })], "{}\n{}", count_sql, db.explain(&count_sql).unwrap());
+        index_only += usize::from(db.explain(&count_sql).unwrap().index_only);
     }
     let report = db.verify_indexes().unwrap();
     prop_assert!(report.is_consistent(), "{:?}", report.problems);
+    INDEX_ONLY.fetch_add(index_only, std::sync::atomic::Ordering::Relaxed);
     Ok(index_plans)
 }
 
@@ -423,6 +434,7 @@ fn run_values(db: &Db, sql: &str, full: bool) -> Vec<Value> {
 }
 
 static INDEX_PLANS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static INDEX_ONLY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: scale(48, 512), ..ProptestConfig::default() })]
@@ -444,6 +456,8 @@ fn random_queries_often_use_indexes() {
     indexed_full_scan_paged_and_naive_agree();
     let n = INDEX_PLANS.load(std::sync::atomic::Ordering::Relaxed);
     assert!(n >= 20, "only {n} random queries were planned on an index");
+    let n = INDEX_ONLY.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(n >= 5, "only {n} random counts were answered from index entries alone");
 }
 
 /// Queries shaped so that index plans are certain to be chosen, checked the same way.

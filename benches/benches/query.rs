@@ -1,0 +1,160 @@
+//! Secondary indexes and queries, measured end to end (not criterion: one run loads a million
+//! documents, which does not fit criterion's repeat-everything model).
+//!
+//! 1. Selectivity: `KVD_QUERY_DOCS` documents (default 1,000,000) with a field `cat` uniform
+//!    over 100 values; `SELECT * FROM d WHERE cat = 42` (1% of the rows) with the index and
+//!    with a forced full scan, median of several runs, plus the online build time.
+//!    The database is compacted first; a breakdown shows where the indexed query's time goes.
+//! 2. Write overhead: `KVD_QUERY_PUTS` single-document `put_doc` calls (default 100,000) into
+//!    a namespace with 0, 1 and 3 indexes.
+//!
+//! `cargo bench -p kvd-benches --bench query`; results go to stdout (and, with
+//! `KVD_QUERY_JSON=1`, one JSON line).
+
+use std::time::{Duration, Instant};
+
+use kvd::index::{FieldType, IndexSpec};
+use kvd::query::QueryOptions;
+use kvd::{Db, Options};
+use serde_json::json;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn doc(i: u64) -> serde_json::Value {
+    // A multiplicative hash spreads categories and ages over the key space.
+    let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    json!({
+        "cat": (h >> 7) % 100,
+        "age": (h >> 20) % 90,
+        "city": format!("city{}", (h >> 33) % 500),
+        "email": format!("user{i}@example.com"),
+        "name": format!("user number {i}"),
+        "score": ((h >> 40) % 10_000) as f64 / 100.0,
+    })
+}
+
+fn open(dir: &std::path::Path) -> Db {
+    Db::open(dir, Options::default()).expect("open")
+}
+
+fn load(db: &Db, n: u64) {
+    const BATCH: u64 = 1000;
+    for start in (0..n).step_by(BATCH as usize) {
+        db.run_transaction(|txn| {
+            for i in start..(start + BATCH).min(n) {
+                txn.put_doc(&format!("d/{i:08}"), &doc(i))?;
+            }
+            Ok(())
+        })
+        .expect("load");
+    }
+}
+
+fn time_query(db: &Db, sql: &str, full: bool, runs: usize) -> (Duration, usize) {
+    let opts = QueryOptions { force_full_scan: full, ..Default::default() };
+    let mut times = Vec::new();
+    let mut rows = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        rows = 0;
+        for r in db.query_with(sql, &opts).expect("query") {
+            r.expect("row");
+            rows += 1;
+        }
+        times.push(t.elapsed());
+    }
+    times.sort();
+    (times[runs / 2], rows)
+}
+
+fn selectivity(n: u64) -> (Duration, Duration, Duration, Duration, usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = open(dir.path());
+    let t = Instant::now();
+    load(&db, n);
+    db.flush().expect("flush");
+    let load_time = t.elapsed();
+    let t = Instant::now();
+    db.create_index(IndexSpec::new("d", "by_cat").field("cat", FieldType::Int)).expect("index");
+    let build = t.elapsed();
+    db.compact_range(None, None).expect("compact");
+    let sql = "SELECT * FROM d WHERE cat = 42";
+    breakdown(&db);
+    println!("plan: {}", db.explain(sql).expect("explain").to_string().trim().replace('\n', " | "));
+    let (indexed, rows) = time_query(&db, sql, false, 7);
+    let (full, full_rows) = time_query(&db, sql, true, 3);
+    assert_eq!(rows, full_rows);
+    let count = "SELECT COUNT(*) FROM d WHERE cat = 42";
+    let (count_indexed, _) = time_query(&db, count, false, 7);
+    let (count_full, _) = time_query(&db, count, true, 3);
+    println!(
+        "{count}: index only {count_indexed:.2?}, full scan {count_full:.2?}, {:.0}x",
+        count_full.as_secs_f64() / count_indexed.as_secs_f64()
+    );
+    (load_time, build, indexed, full, rows)
+}
+
+/// Where the indexed query's time goes: the entry scan, the document reads, the parsing.
+fn breakdown(db: &Db) {
+    let def = &db.list_indexes(Some("d")).expect("list")[0];
+    let mut prefix = kvd::index::keys::entry_prefix(def.id);
+    prefix.extend_from_slice(&kvd::index::encoding::encoded(Some(&json!(42))));
+    let end = kvd::prefix_successor(&prefix).expect("successor");
+    let t = Instant::now();
+    let ids: Vec<Vec<u8>> =
+        db.scan(Some(&prefix), Some(&end)).map(|r| r.expect("entry").0[prefix.len()..].to_vec()).collect();
+    let scan = t.elapsed();
+    let t = Instant::now();
+    let docs: Vec<Vec<u8>> =
+        ids.iter().map(|id| db.get(&[b"d/", &id[..]].concat()).expect("get").expect("doc")).collect();
+    let gets = t.elapsed();
+    let t = Instant::now();
+    let n = docs.iter().filter(|d| serde_json::from_slice::<serde_json::Value>(d).expect("json").is_object()).count();
+    println!(
+        "breakdown over {n} rows: entry scan {scan:.2?}, document gets {gets:.2?}, JSON parse {:.2?}",
+        t.elapsed()
+    );
+}
+
+fn put_rate(puts: u64, indexes: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = open(dir.path());
+    let specs = [
+        IndexSpec::new("d", "by_cat").field("cat", FieldType::Int),
+        IndexSpec::new("d", "by_city_age").field("city", FieldType::String).field("age", FieldType::Int),
+        IndexSpec::new("d", "by_email").field("email", FieldType::String).unique(),
+    ];
+    for s in specs.into_iter().take(indexes) {
+        db.create_index(s).expect("index");
+    }
+    let t = Instant::now();
+    for i in 0..puts {
+        db.put_doc(&format!("d/{:08}", i.wrapping_mul(7919) % puts), &doc(i)).expect("put");
+    }
+    puts as f64 / t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` probing
+    }
+    let n = env("KVD_QUERY_DOCS", 1_000_000);
+    let puts = env("KVD_QUERY_PUTS", 100_000);
+    let (load, build, indexed, full, rows) = selectivity(n);
+    let speedup = full.as_secs_f64() / indexed.as_secs_f64();
+    println!("{n} documents loaded in {load:.2?} (1000 per transaction); index built online in {build:.2?}");
+    println!("cat = 42 ({rows} rows): indexed {indexed:.2?}, full scan {full:.2?}, {speedup:.0}x");
+    let rates: Vec<f64> = [0, 1, 3].iter().map(|&k| put_rate(puts, k)).collect();
+    for (k, r) in [0, 1, 3].iter().zip(&rates) {
+        println!("put_doc with {k} index(es): {r:.0} docs/s ({:.0}% of no index)", r / rates[0] * 100.0);
+    }
+    if std::env::var("KVD_QUERY_JSON").is_ok() {
+        println!(
+            "{}",
+            json!({"docs": n, "rows": rows, "indexed_ms": indexed.as_secs_f64() * 1e3, "full_ms": full.as_secs_f64() * 1e3,
+                   "speedup": speedup, "build_s": build.as_secs_f64(), "puts_per_s": rates})
+        );
+    }
+}
