@@ -49,6 +49,7 @@ pub struct Rows<'db> {
     sql_hash: u64,
     continuation: Option<String>,
     done: bool,
+    explain: bool,
 }
 
 fn sort_values(order: &[OrderItem], doc: &Doc) -> Vec<Value> {
@@ -113,6 +114,7 @@ impl<'db> Rows<'db> {
             sql_hash,
             continuation: None,
             done: false,
+            explain: false,
         };
         if rows.plan.select.is_aggregate() {
             rows.page_left = None;
@@ -139,7 +141,17 @@ impl<'db> Rows<'db> {
             sql_hash: 0,
             continuation: None,
             done: false,
+            explain: true,
         }
+    }
+
+    /// The names of the columns each row holds, in SELECT order (row objects keep their keys
+    /// sorted); `None` for `SELECT *`, whose rows are the documents. EXPLAIN rows hold `plan`.
+    pub fn columns(&self) -> Option<Vec<String>> {
+        if self.explain {
+            return Some(vec!["plan".into()]);
+        }
+        self.plan.select.columns.as_ref().map(|cols| cols.iter().map(|c| c.name.clone()).collect())
     }
 
     /// The token for the next page, once this page ended at its page size with rows left.

@@ -4,6 +4,7 @@
 //! * [`wal_dump`] and [`manifest_dump`]: print a log's records and a manifest's edits.
 //! * [`store`]: the backup directory: a content store of tables shared by every backup, and
 //!   one JSON manifest per backup; listing, deleting and garbage collection.
+//! * [`query`]: SQL over a database's documents, and its secondary indexes.
 //! * [`backup`] and [`restore`]: incremental point-in-time backups via `Db::checkpoint`, and
 //!   verified restores.
 //!
@@ -13,6 +14,7 @@
 pub mod backup;
 pub mod manifest_dump;
 pub mod manifest_log;
+pub mod query;
 pub mod restore;
 pub mod store;
 pub mod verify;

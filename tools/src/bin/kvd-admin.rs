@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use kvd_tools::admin::backup::{self, Source};
 use kvd_tools::admin::restore::{self, RestoreOptions};
 use kvd_tools::admin::store::{format_utc, BackupStore};
-use kvd_tools::admin::{manifest_dump, verify, wal_dump};
+use kvd_tools::admin::{manifest_dump, query, verify, wal_dump};
 use kvd_tools::bytes::Encoding;
 use kvd_tools::progress::Progress;
 use kvd_tools::{std_fs, Error, Result, EXIT_CORRUPT, EXIT_OK};
@@ -104,6 +104,33 @@ enum Command {
         backup_dir: PathBuf,
         /// The backup id.
         id: u64,
+    },
+    /// Run a SQL query (`SELECT ... FROM namespace ...`, or `EXPLAIN SELECT ...`) over the
+    /// documents of a database; prints a table, or the rows as JSON with --json. The database
+    /// must be closed.
+    Query {
+        /// The database directory.
+        db_dir: PathBuf,
+        /// The query.
+        sql: String,
+        /// Print at most this many rows, then a continuation token if more remain.
+        #[arg(long)]
+        page_size: Option<usize>,
+        /// Resume after the page that printed this token (same query).
+        #[arg(long)]
+        continuation: Option<String>,
+    },
+    /// List the secondary indexes of a database with their state and build progress. The
+    /// database must be closed.
+    Indexes {
+        /// The database directory.
+        db_dir: PathBuf,
+        /// Finish index builds a crash interrupted.
+        #[arg(long)]
+        resume: bool,
+        /// Check every index against its documents; exits 1 if any disagrees.
+        #[arg(long)]
+        verify: bool,
     },
     /// Verify the checksums of every file of a backup (default: of every backup).
     VerifyBackup {
@@ -282,6 +309,25 @@ fn run(cli: &Cli, progress: &Progress, out: &mut dyn Write) -> Result<u8> {
                 )?;
             }
             Ok(EXIT_OK)
+        }
+        Command::Query { db_dir, sql, page_size, continuation } => {
+            let q = query::run(db_dir, sql, *page_size, continuation.clone())?;
+            if cli.json {
+                json(out, &q)?;
+            } else {
+                query::write_table(out, &q)?;
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Indexes { db_dir, resume, verify } => {
+            let r = query::indexes(db_dir, *resume, *verify)?;
+            let ok = r.problems.as_ref().is_none_or(Vec::is_empty);
+            if cli.json {
+                json(out, &r)?;
+            } else {
+                query::write_indexes(out, &r)?;
+            }
+            Ok(if ok { EXIT_OK } else { EXIT_CORRUPT })
         }
         Command::VerifyBackup { backup_dir, backup } => {
             let store = BackupStore::open(fs, backup_dir)?;
