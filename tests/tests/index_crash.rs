@@ -1,6 +1,8 @@
 //! Process-crash test of index maintenance: a child process writes and deletes documents in a
 //! namespace with a plain, a compound and a unique index under `SyncPolicy::Always`, and on its
-//! first run also builds a further index online while it writes; the parent SIGKILLs it at a
+//! first run also builds a further index online while it writes (and every other cycle builds
+//! one over 50,000 documents under a concurrent writer, killed 2 to 25 ms in, so builds are
+//! interrupted and later resumed); the parent SIGKILLs it at a
 //! random moment, reopens the directory and checks with `verify_indexes` that no index entry
 //! lacks its document and no document lacks an entry (the interrupted build's partial entries
 //! included), finishes any interrupted build, checks again, and starts the next child.
@@ -22,6 +24,7 @@ use serde_json::json;
 
 const CHILD_DIR: &str = "KVD_INDEX_CRASH_CHILD_DIR";
 const CHILD_SEED: &str = "KVD_INDEX_CRASH_CHILD_SEED";
+const CHILD_BUILD: &str = "KVD_INDEX_CRASH_CHILD_BUILD";
 
 fn options() -> Options {
     Options { write_buffer_size: 64 << 10, sync_policy: SyncPolicy::Always, ..Options::default() }
@@ -46,6 +49,10 @@ fn child_process_entry_point() {
     ensure_index(&db, IndexSpec::new("c", "by_u").field("u", FieldType::String).unique());
     let first_run = db.list_indexes(Some("c")).expect("list").iter().all(|d| d.name != "by_late");
     let mut out = std::io::stdout().lock();
+    if std::env::var(CHILD_BUILD).is_ok() {
+        build_under_kill(&db, &mut out, seed);
+        return;
+    }
     writeln!(out, "KVD-CHILD-READY").and_then(|()| out.flush()).expect("stdout");
     let builder = first_run.then(|| {
         let db = db.clone();
@@ -75,12 +82,46 @@ fn child_process_entry_point() {
     drop(builder);
 }
 
-fn run_child(dir: &Path, seed: u64, kill_after: Duration) -> bool {
+/// Loads a larger namespace (50,000 documents) once, then builds an index over it (killed meanwhile) while
+/// another thread keeps writing to it.
+fn build_under_kill(db: &std::sync::Arc<Db>, out: &mut impl Write, seed: u64) {
+    if db.query("SELECT COUNT(*) AS n FROM big").is_err() {
+        for chunk in 0..50 {
+            db.run_transaction(|txn| {
+                for i in chunk * 1000..(chunk + 1) * 1000 {
+                    txn.put_doc(&format!("big/{i:05}"), &json!({"v": i % 97, "w": format!("w{}", i % 13)}))?;
+                }
+                Ok(())
+            })
+            .expect("bulk load");
+        }
+    }
+    let name = format!("by_v{seed}");
+    writeln!(out, "KVD-CHILD-READY").and_then(|()| out.flush()).expect("stdout");
+    let writer = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            let mut rng = StdRng::seed_from_u64(seed);
+            loop {
+                let i = rng.random_range(0..50_000);
+                db.put_doc(&format!("big/{i:05}"), &json!({"v": rng.random_range(0..97), "w": "x"})).expect("write");
+            }
+        })
+    };
+    db.create_index(IndexSpec::new("big", &name).field("v", FieldType::Int).field("w", FieldType::String))
+        .expect("build");
+    writeln!(out, "BUILT").and_then(|()| out.flush()).expect("stdout");
+    drop(writer);
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+fn run_child(dir: &Path, seed: u64, kill_after: Duration, build: bool) -> bool {
     let exe = std::env::current_exe().expect("test binary path");
     let mut child = Command::new(exe)
         .args(["child_process_entry_point", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_DIR, dir)
         .env(CHILD_SEED, seed.to_string())
+        .envs(build.then_some((CHILD_BUILD, "1")))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -117,12 +158,16 @@ fn indexes_match_documents_after_sigkill() {
     let mut interrupted_builds = 0;
     for cycle in 0..cycles {
         // The first kill lands early, often inside the online build of by_late.
-        let after = if cycle == 0 { rng.random_range(20..80) } else { rng.random_range(10..300) };
-        assert!(run_child(&path, rng.random(), Duration::from_millis(after)), "cycle {cycle}: the child opened");
+        // Every other cycle the child builds an index over 50,000 documents while writing, and
+        // is killed during the build.
+        let build = cycle % 2 == 1;
+        let after = if build { rng.random_range(2..25) } else { rng.random_range(10..300) };
+        let ready = run_child(&path, rng.random::<u32>().into(), Duration::from_millis(after), build);
+        assert!(ready, "cycle {cycle}: the child opened");
         let db = Db::open(&path, options()).unwrap_or_else(|e| panic!("cycle {cycle}: reopen: {e}"));
         let report = db.verify_indexes().unwrap();
         assert!(report.is_consistent(), "cycle {cycle}, killed after {after} ms: {:?}", report.problems);
-        let building = db.list_indexes(Some("c")).unwrap().iter().filter(|d| d.state == IndexState::Building).count();
+        let building = db.list_indexes(None).unwrap().iter().filter(|d| d.state == IndexState::Building).count();
         interrupted_builds += building;
         db.resume_index_builds().unwrap();
         assert!(db.list_indexes(None).unwrap().iter().all(|d| d.state == IndexState::Ready));
@@ -132,4 +177,5 @@ fn indexes_match_documents_after_sigkill() {
         db.close().unwrap();
     }
     eprintln!("{cycles} kill cycles, {interrupted_builds} interrupted index builds resumed");
+    assert!(interrupted_builds > 0, "no kill landed during an index build");
 }
