@@ -113,7 +113,14 @@ impl Runner {
             // Let background work settle so amplification figures are comparable.
             db.flush()?;
         }
-        Ok(BenchResult::collect(name, &*db, &self.dir, &self.args, elapsed, results.into_iter().map(|r| (r.ops, r.found, r.bytes, r.hist))))
+        Ok(BenchResult::collect(
+            name,
+            &*db,
+            &self.dir,
+            &self.args,
+            elapsed,
+            results.into_iter().map(|r| (r.ops, r.found, r.bytes, r.hist)),
+        ))
     }
 
     fn read_while_writing(&mut self) -> Result<BenchResult, String> {
