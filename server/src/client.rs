@@ -18,10 +18,21 @@
 //! assert_eq!(users.len(), 2);
 //! # Ok(()) }
 //! ```
+//!
+//! Beyond the plain calls: versioned reads, compare-and-swap puts and TTLs
+//! ([`KvdClient::get_at`], [`KvdClient::put_if_version`], [`KvdClient::expire`]),
+//! interactive transactions ([`KvdClient::begin`] → [`RemoteTxn`]), one-shot compare
+//! transactions ([`KvdClient::txn`] with a [`CompareTxn`]), typed values
+//! ([`KvdClient::incr_by`], [`KvdClient::lpush`], [`KvdClient::sadd`], [`KvdClient::hset`],
+//! ...) and administration ([`KvdClient::checkpoint`], [`KvdClient::compact_range`]).
 
+mod admin;
 mod error;
 mod options;
 mod scan;
+mod txn;
+mod types;
+mod versions;
 
 use std::time::{Duration, Instant};
 
@@ -33,17 +44,23 @@ use tonic_health::pb::HealthCheckRequest;
 
 pub use error::{ClientError, Result};
 use options::ttl_millis;
-pub use options::{Batch, ClientOptions, PutOptions, RemoteSnapshot, ScanOptions, Served};
+pub use options::{Batch, ClientOptions, PutOptions, ReadAt, RemoteSnapshot, ScanOptions, Served};
 pub use scan::ScanStream;
+pub use txn::{Compare, CompareOp, CompareTxn, OpResult, RemoteTxn, TxnOp, TxnOutcome, TxnPage};
+pub use versions::{PutOutcome, Versioned};
 
 use crate::proto::admin_client::AdminClient;
 use crate::proto::kv_client::KvClient;
+use crate::proto::txn_client::TxnClient;
+use crate::proto::types_client::TypesClient;
 use crate::proto::{self, precondition};
 
 /// A connection to a kvd server; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct KvdClient {
     kv: KvClient<Channel>,
+    txn: TxnClient<Channel>,
+    types: TypesClient<Channel>,
     admin: AdminClient<Channel>,
     health: HealthClient<Channel>,
     opts: ClientOptions,
@@ -72,6 +89,8 @@ impl KvdClient {
         let max = opts.max_message_bytes;
         KvdClient {
             kv: KvClient::new(channel.clone()).max_decoding_message_size(max).max_encoding_message_size(max),
+            txn: TxnClient::new(channel.clone()).max_decoding_message_size(max).max_encoding_message_size(max),
+            types: TypesClient::new(channel.clone()).max_decoding_message_size(max).max_encoding_message_size(max),
             admin: AdminClient::new(channel.clone()).max_decoding_message_size(max).max_encoding_message_size(max),
             health: HealthClient::new(channel),
             opts,
@@ -89,7 +108,17 @@ impl KvdClient {
         self.admin.clone()
     }
 
-    fn request<T>(&self, msg: T) -> Request<T> {
+    /// The generated `Txn` client on the same connection.
+    pub fn raw_txn(&self) -> TxnClient<Channel> {
+        self.txn.clone()
+    }
+
+    /// The generated `Types` client on the same connection.
+    pub fn raw_types(&self) -> TypesClient<Channel> {
+        self.types.clone()
+    }
+
+    pub(crate) fn request<T>(&self, msg: T) -> Request<T> {
         let mut req = Request::new(msg);
         if let Some(t) = self.opts.request_timeout {
             req.set_timeout(t);
@@ -105,7 +134,7 @@ impl KvdClient {
     /// The value of `key` at server-side snapshot `snapshot_id` (0: latest), with the
     /// sequence number it was read at.
     pub async fn get_opt(&self, key: impl AsRef<[u8]>, snapshot_id: u64) -> Result<Served<Option<Vec<u8>>>> {
-        let req = proto::GetRequest { key: key.as_ref().to_vec(), snapshot_id };
+        let req = proto::GetRequest { key: key.as_ref().to_vec(), snapshot_id, seqno: 0 };
         let r = self.kv.clone().get(self.request(req)).await?.into_inner();
         Ok(Served { value: r.found.then_some(r.value), seqno: seqno(&r.header) })
     }
@@ -116,7 +145,8 @@ impl KvdClient {
         keys: &[K],
         snapshot_id: u64,
     ) -> Result<Served<Vec<Option<Vec<u8>>>>> {
-        let req = proto::BatchGetRequest { keys: keys.iter().map(|k| k.as_ref().to_vec()).collect(), snapshot_id };
+        let keys = keys.iter().map(|k| k.as_ref().to_vec()).collect();
+        let req = proto::BatchGetRequest { keys, snapshot_id, seqno: 0 };
         let r = self.kv.clone().batch_get(self.request(req)).await?.into_inner();
         let values = r.results.into_iter().map(|g| g.found.then_some(g.value)).collect();
         Ok(Served { value: values, seqno: seqno(&r.header) })
@@ -229,6 +259,6 @@ impl KvdClient {
     }
 }
 
-fn seqno(h: &Option<proto::ResponseHeader>) -> u64 {
+pub(crate) fn seqno(h: &Option<proto::ResponseHeader>) -> u64 {
     h.as_ref().map_or(0, |h| h.seqno)
 }

@@ -92,6 +92,10 @@ pub struct Config {
     pub max_batch_ops: usize,
     /// HTTP/2 streams (concurrent calls) allowed per connection (default 1024).
     pub max_concurrent_streams: u32,
+    /// Client connections open at once (default 4096). A connection beyond it is accepted,
+    /// its calls answered RESOURCE_EXHAUSTED for half a second, then closed (as Redis does
+    /// at `maxclients`), so clients fail fast instead of hanging in the listen backlog.
+    pub max_connections: usize,
     /// Scans running at once across all clients; one more fails with RESOURCE_EXHAUSTED
     /// (default 256). Each running scan holds one engine thread.
     pub max_concurrent_scans: usize,
@@ -99,6 +103,15 @@ pub struct Config {
     pub max_snapshots: usize,
     /// Longest snapshot lease a client may ask for, in milliseconds (default 3600000).
     pub max_snapshot_lease_ms: u64,
+    /// Interactive transactions open at once (default 1024); one more Begin fails with
+    /// RESOURCE_EXHAUSTED.
+    pub max_transactions: usize,
+    /// Longest timeout an interactive transaction may ask for, in milliseconds (default
+    /// 600000). An abandoned transaction is freed at most this long after its Begin.
+    pub max_txn_timeout_ms: u64,
+    /// When set, Admin.Checkpoint only writes into directories inside this one (default:
+    /// unset, any absolute path the server may write).
+    pub checkpoint_root: Option<PathBuf>,
     /// Deadline for each unary call (and for a stream's first response), in milliseconds; a
     /// shorter `grpc-timeout` from the client wins (default 30000; 0 disables).
     pub request_timeout_ms: u64,
@@ -124,9 +137,13 @@ impl Default for Config {
             max_value_bytes: 8 << 20,
             max_batch_ops: 100_000,
             max_concurrent_streams: 1024,
+            max_connections: 4096,
             max_concurrent_scans: 256,
             max_snapshots: 1024,
             max_snapshot_lease_ms: 3_600_000,
+            max_transactions: 1024,
+            max_txn_timeout_ms: 600_000,
+            checkpoint_root: None,
             request_timeout_ms: 30_000,
             grace_period_ms: 10_000,
             engine_threads: 64,
@@ -149,6 +166,8 @@ impl Config {
             ("max_batch_ops", self.max_batch_ops),
             ("max_concurrent_scans", self.max_concurrent_scans),
             ("max_snapshots", self.max_snapshots),
+            ("max_connections", self.max_connections),
+            ("max_transactions", self.max_transactions),
             ("engine_threads", self.engine_threads),
             ("write_buffer_bytes", self.write_buffer_bytes),
         ];
@@ -159,6 +178,14 @@ impl Config {
         }
         if self.max_concurrent_streams == 0 {
             return Err("max_concurrent_streams must be positive".into());
+        }
+        if self.max_txn_timeout_ms == 0 {
+            return Err("max_txn_timeout_ms must be positive".into());
+        }
+        if let Some(root) = &self.checkpoint_root {
+            if !root.is_absolute() {
+                return Err(format!("checkpoint_root {} must be an absolute path", root.display()));
+            }
         }
         if self.max_value_bytes.saturating_add(self.max_key_bytes).saturating_add(MESSAGE_OVERHEAD)
             > self.max_message_bytes
@@ -249,6 +276,9 @@ pub struct Args {
     /// Concurrent calls per HTTP/2 connection [default: 1024].
     #[arg(long, value_name = "N")]
     pub max_concurrent_streams: Option<u32>,
+    /// Client connections open at once; more are refused (RESOURCE_EXHAUSTED) [default: 4096].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
     /// Scans running at once [default: 256].
     #[arg(long, value_name = "N")]
     pub max_concurrent_scans: Option<usize>,
@@ -258,6 +288,15 @@ pub struct Args {
     /// Longest snapshot lease in ms [default: 3600000].
     #[arg(long, value_name = "MS")]
     pub max_snapshot_lease_ms: Option<u64>,
+    /// Interactive transactions open at once [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub max_transactions: Option<usize>,
+    /// Longest interactive transaction timeout in ms [default: 600000].
+    #[arg(long, value_name = "MS")]
+    pub max_txn_timeout_ms: Option<u64>,
+    /// Only write Admin.Checkpoint directories inside this directory [default: anywhere].
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_root: Option<PathBuf>,
     /// Deadline per unary call in ms; 0 disables [default: 30000].
     #[arg(long, value_name = "MS")]
     pub request_timeout_ms: Option<u64>,
@@ -290,9 +329,15 @@ impl Args {
         set(&mut c.max_value_bytes, &self.max_value_bytes);
         set(&mut c.max_batch_ops, &self.max_batch_ops);
         set(&mut c.max_concurrent_streams, &self.max_concurrent_streams);
+        set(&mut c.max_connections, &self.max_connections);
         set(&mut c.max_concurrent_scans, &self.max_concurrent_scans);
         set(&mut c.max_snapshots, &self.max_snapshots);
         set(&mut c.max_snapshot_lease_ms, &self.max_snapshot_lease_ms);
+        set(&mut c.max_transactions, &self.max_transactions);
+        set(&mut c.max_txn_timeout_ms, &self.max_txn_timeout_ms);
+        if self.checkpoint_root.is_some() {
+            c.checkpoint_root = self.checkpoint_root.clone();
+        }
         set(&mut c.request_timeout_ms, &self.request_timeout_ms);
         set(&mut c.grace_period_ms, &self.grace_period_ms);
         set(&mut c.engine_threads, &self.engine_threads);

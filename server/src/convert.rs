@@ -43,6 +43,10 @@ pub(crate) fn stats(s: &kvd::Stats, server_snapshots: usize) -> proto::StatsResp
         compactions: s.compactions,
         trivial_moves: s.trivial_moves,
         write_amplification: s.write_amplification,
+        pending_compaction_bytes: s.pending_compaction_bytes,
+        history_floor: None,
+        open_transactions: 0,
+        open_connections: 0,
     }
 }
 

@@ -6,37 +6,50 @@
 //!   the call fails with `DEADLINE_EXCEEDED`. The client's deadline is also put in the
 //!   request's extensions as a [`Deadline`], so a scan stops streaming when it passes. (When
 //!   the client's own deadline fires first, tonic's transport may report it as `CANCELLED`.)
+//!   The long-running admin calls in [`LONG_RUNNING`] get only the client's deadline.
+//! * **Rejected connections.** Calls arriving on a connection accepted beyond
+//!   `max_connections` (see [`crate::incoming`]) are answered `RESOURCE_EXHAUSTED` at once.
 //! * **Oversized requests.** tonic rejects a message over the decoding limit with
 //!   `OUT_OF_RANGE`; gRPC's convention, and this server's contract, is `RESOURCE_EXHAUSTED`,
 //!   so the layer rewrites that status.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tonic::body::Body;
 use tonic::codegen::http::{HeaderMap, HeaderValue, Request, Response};
+use tonic::transport::server::TcpConnectInfo;
 use tonic::Code;
 use tower::{Layer, Service};
 
-use crate::status::{status, ErrorKind, ERROR_KIND_KEY};
+use crate::incoming::RejectedPeers;
+use crate::status::{exhausted, status, ErrorKind, ERROR_KIND_KEY};
+
+/// Calls that may legitimately run longer than `request_timeout_ms` (a compaction of the
+/// whole database, a checkpoint's flush); only the client's `grpc-timeout` bounds them.
+pub(crate) const LONG_RUNNING: [&str; 2] = ["/kvd.v1.Admin/CompactRange", "/kvd.v1.Admin/Checkpoint"];
 
 /// The instant by which the client wants its call finished, from `grpc-timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Deadline(pub Instant);
 
-/// Applies deadlines and fixes the status of oversized requests; see the module docs.
-#[derive(Debug, Clone, Copy)]
+/// Applies deadlines, refuses calls of rejected connections and fixes the status of
+/// oversized requests; see the module docs.
+#[derive(Debug, Clone)]
 pub(crate) struct CallLayer {
     pub request_timeout: Option<Duration>,
+    pub rejected: Arc<RejectedPeers>,
+    pub max_connections: usize,
 }
 
 impl<S> Layer<S> for CallLayer {
     type Service = CallService<S>;
 
     fn layer(&self, inner: S) -> CallService<S> {
-        CallService { inner, request_timeout: self.request_timeout }
+        CallService { inner, config: self.clone() }
     }
 }
 
@@ -44,7 +57,7 @@ impl<S> Layer<S> for CallLayer {
 #[derive(Debug, Clone)]
 pub(crate) struct CallService<S> {
     inner: S,
-    request_timeout: Option<Duration>,
+    config: CallLayer,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -64,11 +77,18 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let peer = req.extensions().get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr);
+        if self.config.rejected.contains(peer) {
+            let n = self.config.max_connections;
+            let s = exhausted(format!("the server has max_connections ({n}) connections open; retry later"));
+            return Box::pin(async move { Ok(s.into_http()) });
+        }
         let client = parse_grpc_timeout(req.headers());
         if let Some(d) = client {
             req.extensions_mut().insert(Deadline(Instant::now() + d));
         }
-        let timeout = match (client, self.request_timeout) {
+        let server = if LONG_RUNNING.contains(&req.uri().path()) { None } else { self.config.request_timeout };
+        let timeout = match (client, server) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };

@@ -1,6 +1,12 @@
 //! [`Server`]: opens the engine, binds the listener, serves `kvd.v1` with health checking and
 //! reflection, and shuts down cleanly.
 //!
+//! Services: `kvd.v1.KV`, `kvd.v1.Txn`, `kvd.v1.Types`, `kvd.v1.Admin`, `grpc.health.v1` and
+//! reflection. At most `max_connections` client connections are open at once (more are
+//! answered `RESOURCE_EXHAUSTED`, then closed), each with at most `max_concurrent_streams`
+//! calls in flight.
+//! Expired server-side snapshots and transactions are released by a sweep every second.
+//!
 //! Shutdown, once the future given to [`Server::serve`] completes: new calls get
 //! `UNAVAILABLE` and health turns `NOT_SERVING`; the listener closes and connections get an
 //! HTTP/2 GOAWAY; calls in flight run to completion for up to the grace period, after which
@@ -19,15 +25,23 @@ use tonic_health::ServingStatus;
 
 use crate::codec::FILE_DESCRIPTOR_SET;
 use crate::config::Config;
+use crate::incoming::limit_connections;
 use crate::layer::CallLayer;
 use crate::proto::admin_server::AdminServer;
 use crate::proto::kv_server::KvServer;
+use crate::proto::txn_server::TxnServer;
+use crate::proto::types_server::TypesServer;
 use crate::service::admin::AdminService;
 use crate::service::kv::KvService;
+use crate::service::txn::TxnService;
+use crate::service::types::TypesService;
 use crate::service::Shared;
 
-/// How often expired server-side snapshots are released.
-const SNAPSHOT_SWEEP_PERIOD: Duration = Duration::from_secs(1);
+/// The `kvd.v1` services health checking reports on, besides the server as a whole (`""`).
+pub const SERVICES: [&str; 4] = ["kvd.v1.KV", "kvd.v1.Txn", "kvd.v1.Types", "kvd.v1.Admin"];
+
+/// How often expired server-side snapshots and transactions are released.
+const SWEEP_PERIOD: Duration = Duration::from_secs(1);
 /// HTTP/2 pings that find dead peers, so their streams and snapshots are freed.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -115,8 +129,9 @@ impl Server {
         let max = config.max_message_bytes;
 
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<KvServer<KvService>>().await;
-        health.set_serving::<AdminServer<AdminService>>().await;
+        for service in SERVICES {
+            health.set_service_status(service, ServingStatus::Serving).await;
+        }
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -132,16 +147,27 @@ impl Server {
         let admin = AdminServer::new(AdminService::new(shared.clone()))
             .max_decoding_message_size(max)
             .max_encoding_message_size(max);
+        let txn = TxnServer::new(TxnService::new(shared.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
+        let types = TypesServer::new(TypesService::new(shared.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
 
         let sweeper = tokio::spawn({
             let shared = shared.clone();
             async move {
-                let mut tick = tokio::time::interval(SNAPSHOT_SWEEP_PERIOD);
+                let mut tick = tokio::time::interval(SWEEP_PERIOD);
                 loop {
                     tick.tick().await;
                     let n = shared.snapshots.sweep();
                     if n > 0 {
                         tracing::debug!(released = n, "expired snapshots released");
+                    }
+                    // Dropping a transaction only releases its snapshot and buffer: cheap.
+                    let n = shared.txns.sweep();
+                    if n > 0 {
+                        tracing::info!(released = n, "expired transactions discarded");
                     }
                 }
             }
@@ -155,23 +181,33 @@ impl Server {
                 shutdown.await;
                 tracing::info!(grace_ms = config.grace_period_ms, "shutdown requested: draining in-flight calls");
                 shared.begin_drain();
-                for service in ["", "kvd.v1.KV", "kvd.v1.Admin"] {
+                for service in std::iter::once("").chain(SERVICES) {
                     health.set_service_status(service, ServingStatus::NotServing).await;
                 }
                 let _ = drain_tx.send(());
             }
         };
 
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming = limit_connections(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shared.connections.clone(),
+            shared.rejected.clone(),
+        );
         let router = tonic::transport::Server::builder()
             .max_concurrent_streams(config.max_concurrent_streams)
             .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
             .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-            .layer(CallLayer { request_timeout: config.request_timeout() })
+            .layer(CallLayer {
+                request_timeout: config.request_timeout(),
+                rejected: shared.rejected.clone(),
+                max_connections: config.max_connections,
+            })
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(kv)
+            .add_service(txn)
+            .add_service(types)
             .add_service(admin);
         tracing::info!(addr = %shared.local_addr, "serving kvd.v1");
         let mut serving = Box::pin(router.serve_with_incoming_shutdown(incoming, signal));
@@ -191,6 +227,11 @@ impl Server {
         drop(serving);
         sweeper.abort();
         shared.snapshots.clear();
+        let open = shared.txns.len();
+        if open > 0 {
+            tracing::info!(open, "discarding open transactions (nothing of them is applied)");
+        }
+        shared.txns.clear();
 
         let db = shared.db.clone();
         let closed = tokio::task::spawn_blocking(move || {

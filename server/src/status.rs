@@ -6,6 +6,7 @@
 //! | `InvalidArgument` | `INVALID_ARGUMENT` |
 //! | `NotFound` | `NOT_FOUND` |
 //! | `Conflict` | `ABORTED` |
+//! | `TransactionExpired` | `ABORTED` (run the transaction again; see `txn.proto`) |
 //! | `WrongType` | `FAILED_PRECONDITION` |
 //! | `Closed` | `UNAVAILABLE` |
 //! | `Locked` | `FAILED_PRECONDITION` (only at open) |
@@ -34,6 +35,8 @@ pub enum ErrorKind {
     NotFound,
     /// A transaction lost to a conflicting commit.
     Conflict,
+    /// A transaction outlived its timeout; nothing it wrote was applied.
+    TransactionExpired,
     /// A typed operation met a key of another type.
     WrongType,
     /// The engine is closed.
@@ -61,6 +64,7 @@ impl ErrorKind {
             ErrorKind::InvalidArgument => "invalid_argument",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::TransactionExpired => "transaction_expired",
             ErrorKind::WrongType => "wrong_type",
             ErrorKind::Closed => "closed",
             ErrorKind::Locked => "locked",
@@ -75,10 +79,11 @@ impl ErrorKind {
 
     /// The kind a label names, if any.
     pub fn parse(label: &str) -> Option<ErrorKind> {
-        const ALL: [ErrorKind; 12] = [
+        const ALL: [ErrorKind; 13] = [
             ErrorKind::InvalidArgument,
             ErrorKind::NotFound,
             ErrorKind::Conflict,
+            ErrorKind::TransactionExpired,
             ErrorKind::WrongType,
             ErrorKind::Closed,
             ErrorKind::Locked,
@@ -97,7 +102,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidArgument => Code::InvalidArgument,
             ErrorKind::NotFound => Code::NotFound,
-            ErrorKind::Conflict => Code::Aborted,
+            ErrorKind::Conflict | ErrorKind::TransactionExpired => Code::Aborted,
             ErrorKind::WrongType | ErrorKind::Locked => Code::FailedPrecondition,
             ErrorKind::Closed | ErrorKind::ShuttingDown => Code::Unavailable,
             ErrorKind::Poisoned | ErrorKind::Corruption | ErrorKind::Io => Code::Internal,
@@ -115,6 +120,7 @@ impl ErrorKind {
             kvd::Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
             kvd::Error::NotFound(_) => ErrorKind::NotFound,
             kvd::Error::Conflict(_) => ErrorKind::Conflict,
+            kvd::Error::TransactionExpired(_) => ErrorKind::TransactionExpired,
             kvd::Error::WrongType(_) => ErrorKind::WrongType,
             kvd::Error::Closed => ErrorKind::Closed,
             kvd::Error::Locked(_) => ErrorKind::Locked,
@@ -188,6 +194,7 @@ mod tests {
             (kvd::Error::InvalidArgument("k".into()), Code::InvalidArgument),
             (kvd::Error::NotFound("k".into()), Code::NotFound),
             (kvd::Error::Conflict("k".into()), Code::Aborted),
+            (kvd::Error::TransactionExpired("k".into()), Code::Aborted),
             (kvd::Error::WrongType("k".into()), Code::FailedPrecondition),
             (kvd::Error::Closed, Code::Unavailable),
             (kvd::Error::Poisoned("fsync".into()), Code::Internal),

@@ -11,12 +11,15 @@ pub enum ClientError {
     /// The request was bad (empty or oversized key, oversized value, bad range, unknown field).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    /// A named thing (a snapshot id) does not exist.
+    /// A named thing (a snapshot or transaction id) does not exist.
     #[error("not found: {0}")]
     NotFound(String),
     /// A transaction lost to a conflicting commit; nothing was applied.
     #[error("transaction conflict: {0}")]
     Conflict(String),
+    /// An interactive transaction outlived its timeout; nothing it wrote was applied.
+    #[error("transaction expired: {0}")]
+    TransactionExpired(String),
     /// A typed operation met a key holding another type; nothing was changed.
     #[error("wrong type: {0}")]
     WrongType(String),
@@ -63,7 +66,7 @@ impl ClientError {
         match self {
             ClientError::InvalidArgument(_) => Code::InvalidArgument,
             ClientError::NotFound(_) => Code::NotFound,
-            ClientError::Conflict(_) => Code::Aborted,
+            ClientError::Conflict(_) | ClientError::TransactionExpired(_) => Code::Aborted,
             ClientError::WrongType(_) => Code::FailedPrecondition,
             ClientError::ResourceExhausted(_) => Code::ResourceExhausted,
             ClientError::Closed(_) | ClientError::Unavailable(_) | ClientError::Connect(_) => Code::Unavailable,
@@ -87,6 +90,7 @@ impl From<Status> for ClientError {
             Some(ErrorKind::InvalidArgument) => ClientError::InvalidArgument(message),
             Some(ErrorKind::NotFound) => ClientError::NotFound(message),
             Some(ErrorKind::Conflict) => ClientError::Conflict(message),
+            Some(ErrorKind::TransactionExpired) => ClientError::TransactionExpired(message),
             Some(ErrorKind::WrongType) => ClientError::WrongType(message),
             Some(ErrorKind::ResourceExhausted) => ClientError::ResourceExhausted(message),
             Some(ErrorKind::Closed) => ClientError::Closed(message),
@@ -97,6 +101,9 @@ impl From<Status> for ClientError {
             Some(ErrorKind::Io) => ClientError::Internal(message),
             _ => match s.code() {
                 Code::Unavailable => ClientError::Unavailable(message),
+                // tonic reports a connection the server closed (for example at its
+                // max_connections) as UNKNOWN "transport error": the server is unavailable.
+                Code::Unknown if message.contains("transport error") => ClientError::Unavailable(message),
                 // tonic reports its own timers firing as CANCELLED "Timeout expired".
                 Code::Cancelled if message.contains("Timeout expired") => ClientError::DeadlineExceeded(message),
                 Code::Cancelled => ClientError::Cancelled(message),

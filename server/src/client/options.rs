@@ -129,6 +129,8 @@ pub struct ScanOptions {
     pub keys_only: bool,
     /// Read at this server-side snapshot (`0`: the latest state).
     pub snapshot_id: u64,
+    /// Read at this sequence number (`0`: the latest state); see [`ReadAt::Seqno`].
+    pub seqno: u64,
     /// Entries per streamed message (`0`: the server's default).
     pub chunk_size: u32,
     /// Deadline for the whole scan (`None`: no deadline).
@@ -175,6 +177,12 @@ impl ScanOptions {
         self
     }
 
+    /// Read at a sequence number (at or above the history floor, or a snapshot's).
+    pub fn at_seqno(mut self, seqno: u64) -> ScanOptions {
+        self.seqno = seqno;
+        self
+    }
+
     pub(crate) fn into_request(self) -> Request<proto::ScanRequest> {
         let mut req = Request::new(proto::ScanRequest {
             start: self.start.unwrap_or_default(),
@@ -185,6 +193,7 @@ impl ScanOptions {
             keys_only: self.keys_only,
             snapshot_id: self.snapshot_id,
             chunk_size: self.chunk_size,
+            seqno: self.seqno,
         });
         if let Some(t) = self.timeout {
             req.set_timeout(t);
@@ -202,4 +211,30 @@ pub struct RemoteSnapshot {
     pub seqno: u64,
     /// The lease granted; every read through the snapshot renews it.
     pub lease: Duration,
+}
+
+/// Where a read is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadAt {
+    /// The latest state.
+    #[default]
+    Latest,
+    /// A server-side snapshot, by id (from
+    /// [`KvdClient::create_snapshot`](super::KvdClient::create_snapshot)).
+    Snapshot(u64),
+    /// A sequence number: the latest, one at or above the server's history floor (see
+    /// [`KvdClient::set_history_floor`](super::KvdClient::set_history_floor)), or a live
+    /// snapshot's. Older ones fail with [`ClientError::InvalidArgument`](super::ClientError).
+    Seqno(u64),
+}
+
+impl ReadAt {
+    /// The request's `(snapshot_id, seqno)` fields.
+    pub(crate) fn fields(self) -> (u64, u64) {
+        match self {
+            ReadAt::Latest => (0, 0),
+            ReadAt::Snapshot(id) => (id, 0),
+            ReadAt::Seqno(s) => (0, s),
+        }
+    }
 }

@@ -1,24 +1,23 @@
-//! The `kvd.v1.KV` service: point reads and writes, batches, range deletes, scans and
-//! server-side snapshots.
+//! The `kvd.v1.KV` service: point reads and writes, batches, range deletes, scans,
+//! server-side snapshots, and TTLs.
 
 use std::sync::Arc;
 
-use kvd::{Precondition, ReadOptions, WriteBatch, WriteOptions};
+use kvd::{ReadOptions, WriteBatch, WriteOptions};
 use tonic::{Request, Response, Status};
 
+use super::conditional::{self, Check, Persisted};
 use super::scan::{self, ScanStream};
 use super::validate::KeyRange;
 use super::{engine, Cancel, Shared};
 use crate::convert::{header, show_key};
 use crate::layer::Deadline;
 use crate::proto::kv_server::Kv;
-use crate::proto::{self, precondition, write_op};
-use crate::status::{exhausted, invalid, status, ErrorKind};
+use crate::proto::{self, write_op};
+use crate::status::{exhausted, invalid};
 
 /// Operations between checks for a cancelled call in long loops.
-const CANCEL_CHECK_EVERY: usize = 256;
-/// Attempts of a conditional put whose key keeps changing between its check and its commit.
-const CONDITIONAL_PUT_ATTEMPTS: usize = 8;
+pub(crate) const CANCEL_CHECK_EVERY: usize = 256;
 
 /// Implements `kvd.v1.KV` over the engine.
 pub(crate) struct KvService {
@@ -39,16 +38,16 @@ impl Kv for KvService {
         let resp = self
             .shared
             .run(move |s| {
-                let snap = s.read_view(req.snapshot_id)?;
-                let ro = ReadOptions { snapshot: Some(&snap), ..Default::default() };
-                let value = s.db.get_opt(&req.key, &ro).map_err(engine)?;
-                if let Some(v) = &value {
-                    s.limits.fits_response(&|| format!("value of key {}", show_key(&req.key)), v.len())?;
+                let at = s.point_read(req.snapshot_id, req.seqno)?;
+                let got = s.db.get_versioned(&req.key, Some(at.seq())).map_err(engine)?;
+                if let Some(v) = &got {
+                    s.limits.fits_response(&|| format!("value of key {}", show_key(&req.key)), v.value.len())?;
                 }
-                Ok(proto::GetResponse {
-                    header: header(snap.seq()),
-                    found: value.is_some(),
-                    value: value.unwrap_or_default(),
+                Ok(match got {
+                    Some(v) => {
+                        proto::GetResponse { header: header(at.seq()), found: true, value: v.value, version: v.seqno }
+                    }
+                    None => proto::GetResponse { header: header(at.seq()), ..Default::default() },
                 })
             })
             .await?;
@@ -69,20 +68,22 @@ impl Kv for KvService {
         let resp = self
             .shared
             .run(move |s| {
-                let snap = s.read_view(req.snapshot_id)?;
-                let ro = ReadOptions { snapshot: Some(&snap), ..Default::default() };
+                let at = s.read_point(req.snapshot_id, req.seqno)?;
                 let mut results = Vec::with_capacity(req.keys.len());
                 let mut bytes = 0usize;
                 for (i, key) in req.keys.iter().enumerate() {
                     if i.is_multiple_of(CANCEL_CHECK_EVERY) {
                         cancel.check()?;
                     }
-                    let value = s.db.get_opt(key, &ro).map_err(engine)?;
-                    bytes += 8 + value.as_ref().map_or(0, Vec::len);
+                    let got = s.db.get_versioned(key, Some(at.seq())).map_err(engine)?;
+                    bytes += 16 + got.as_ref().map_or(0, |v| v.value.len());
                     s.limits.fits_response(&|| format!("the values of the first {} keys", i + 1), bytes)?;
-                    results.push(proto::GetResult { found: value.is_some(), value: value.unwrap_or_default() });
+                    results.push(match got {
+                        Some(v) => proto::GetResult { found: true, value: v.value, version: v.seqno },
+                        None => proto::GetResult::default(),
+                    });
                 }
-                Ok(proto::BatchGetResponse { header: header(snap.seq()), results })
+                Ok(proto::BatchGetResponse { header: header(at.seq()), results })
             })
             .await?;
         Ok(Response::new(resp))
@@ -94,11 +95,7 @@ impl Kv for KvService {
         limits.key(&|| "key".into(), &req.key)?;
         limits.value(&|| "value".into(), &req.value)?;
         let ttl = limits.ttl(&|| "ttl_ms".into(), req.ttl_ms)?;
-        let if_absent = match req.precondition {
-            None => false,
-            Some(proto::Precondition { check: Some(precondition::Check::NotExists(_)) }) => true,
-            Some(proto::Precondition { check: None }) => return Err(invalid("precondition: no check is set")),
-        };
+        let check = Check::parse(req.precondition, &self.shared)?;
         let opts = WriteOptions { sync: req.sync };
         let resp = self
             .shared
@@ -109,11 +106,12 @@ impl Kv for KvService {
                     Some(ttl) => batch.put_with_ttl(key.clone(), req.value, ttl),
                     None => batch.put(key.clone(), req.value),
                 };
-                if if_absent {
-                    put_if_absent(s, &key, batch, opts)
-                } else {
-                    let seq = s.db.write_opt(batch, opts).map_err(engine)?;
-                    Ok(proto::PutResponse { header: header(seq), applied: true })
+                match check {
+                    Some(check) => conditional::put_if(s, &key, batch, &check, opts),
+                    None => {
+                        let seq = s.db.write_opt(batch, opts).map_err(engine)?;
+                        Ok(proto::PutResponse { header: header(seq), applied: true, version: seq })
+                    }
                 }
             })
             .await?;
@@ -221,7 +219,7 @@ impl Kv for KvService {
         let deadline = req.extensions().get::<Deadline>().map(|d| d.0);
         let req = req.into_inner();
         let plan = scan::ScanPlan::parse(&req, deadline)?;
-        let stream = scan::start(&self.shared, plan, req.snapshot_id)?;
+        let stream = scan::start(&self.shared, plan, req.snapshot_id, req.seqno)?;
         Ok(Response::new(stream))
     }
 
@@ -249,31 +247,53 @@ impl Kv for KvService {
         self.shared.snapshots.release(req.get_ref().snapshot_id)?;
         Ok(Response::new(proto::ReleaseSnapshotResponse { header: header(self.shared.db.latest_seqno()) }))
     }
-}
 
-/// Writes `batch` (a put of `key`) only if `key` holds no live value, atomically: the check
-/// reads at a snapshot and the write commits through `write_if`, which the engine's commit
-/// leader rejects if anything wrote `key` after that snapshot. On such a conflict the check
-/// runs again; a key that keeps flipping between present and absent gives up with `ABORTED`.
-fn put_if_absent(s: &Shared, key: &[u8], batch: WriteBatch, opts: WriteOptions) -> Result<proto::PutResponse, Status> {
-    for _ in 0..CONDITIONAL_PUT_ATTEMPTS {
-        let snap = s.db.snapshot();
-        let ro = ReadOptions { snapshot: Some(&snap), ..Default::default() };
-        if s.db.get_opt(key, &ro).map_err(engine)?.is_some() {
-            return Ok(proto::PutResponse { header: header(snap.seq()), applied: false });
-        }
-        let pre = Precondition { read_seq: snap.seq(), keys: vec![key.to_vec()], ranges: Vec::new() };
-        match s.db.write_if(batch.clone(), pre, opts) {
-            Ok(seq) => return Ok(proto::PutResponse { header: header(seq), applied: true }),
-            Err(kvd::Error::Conflict(_)) => continue,
-            Err(e) => return Err(engine(e)),
-        }
+    async fn ttl(&self, req: Request<proto::TtlRequest>) -> Result<Response<proto::TtlResponse>, Status> {
+        let req = req.into_inner();
+        self.shared.limits.key(&|| "key".into(), &req.key)?;
+        let resp = self
+            .shared
+            .run(move |s| {
+                let seq = s.db.latest_seqno();
+                let got = s.db.get_versioned(&req.key, Some(seq)).map_err(engine)?;
+                Ok(match got {
+                    None => proto::TtlResponse { header: header(seq), ..Default::default() },
+                    Some(v) => proto::TtlResponse {
+                        header: header(seq),
+                        found: true,
+                        ttl_ms: v.expires_at_millis.map_or(0, conditional::remaining_ms),
+                        expires_at_unix_ms: v.expires_at_millis.unwrap_or(0),
+                        version: v.seqno,
+                    },
+                })
+            })
+            .await?;
+        Ok(Response::new(resp))
     }
-    Err(status(
-        ErrorKind::Conflict,
-        format!(
-            "key {} changed between check and write {CONDITIONAL_PUT_ATTEMPTS} times in a row; nothing was written",
-            show_key(key)
-        ),
-    ))
+
+    async fn expire(&self, req: Request<proto::ExpireRequest>) -> Result<Response<proto::ExpireResponse>, Status> {
+        let req = req.into_inner();
+        self.shared.limits.key(&|| "key".into(), &req.key)?;
+        let ttl = self
+            .shared
+            .limits
+            .ttl(&|| "ttl_ms".into(), req.ttl_ms)?
+            .ok_or_else(|| invalid("ttl_ms: must be at least 1; to remove an expiry use Persist"))?;
+        let opts = WriteOptions { sync: req.sync };
+        let (found, seq) = self.shared.run(move |s| conditional::expire(s, &req.key, ttl, opts)).await?;
+        Ok(Response::new(proto::ExpireResponse { header: header(seq), found, version: if found { seq } else { 0 } }))
+    }
+
+    async fn persist(&self, req: Request<proto::PersistRequest>) -> Result<Response<proto::PersistResponse>, Status> {
+        let req = req.into_inner();
+        self.shared.limits.key(&|| "key".into(), &req.key)?;
+        let opts = WriteOptions { sync: req.sync };
+        let (what, seq) = self.shared.run(move |s| conditional::persist(s, &req.key, opts)).await?;
+        let (found, removed, version) = match what {
+            Persisted::Missing => (false, false, 0),
+            Persisted::NoExpiry(v) => (true, false, v),
+            Persisted::Removed => (true, true, seq),
+        };
+        Ok(Response::new(proto::PersistResponse { header: header(seq), found, removed, version }))
+    }
 }

@@ -5,9 +5,15 @@
 //! tokio's blocking pool through [`Shared::run`]; one slow call never stalls the executor.
 
 pub(crate) mod admin;
+mod checkpoint;
+mod compare;
+mod conditional;
 pub(crate) mod kv;
 mod scan;
 mod snapshots;
+pub(crate) mod txn;
+mod txns;
+pub(crate) mod types;
 mod validate;
 
 use std::net::SocketAddr;
@@ -15,13 +21,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use kvd::{Db, Snapshot};
+use kvd::{Db, ReadOptions, Snapshot};
 use tokio::sync::Semaphore;
 use tonic::Status;
 
 use crate::config::Config;
-use crate::status::{self as st, ErrorKind};
+use crate::status::{self as st, invalid, ErrorKind};
 use snapshots::SnapshotRegistry;
+use txns::TxnRegistry;
 use validate::Limits;
 
 /// State shared by the services of one server.
@@ -33,8 +40,14 @@ pub(crate) struct Shared {
     pub started_unix_ms: u64,
     pub limits: Limits,
     pub snapshots: SnapshotRegistry,
+    /// Open interactive transactions.
+    pub txns: TxnRegistry,
     /// One permit per running scan.
     pub scans: Arc<Semaphore>,
+    /// One permit per open client connection.
+    pub connections: Arc<Semaphore>,
+    /// Connections accepted beyond max_connections, refused until they close.
+    pub rejected: Arc<crate::incoming::RejectedPeers>,
     draining: AtomicBool,
 }
 
@@ -44,7 +57,10 @@ impl Shared {
         Shared {
             limits: Limits::from_config(&config),
             snapshots: SnapshotRegistry::new(config.max_snapshots, config.max_snapshot_lease_ms),
+            txns: TxnRegistry::new(config.max_transactions, config.max_txn_timeout_ms),
             scans: Arc::new(Semaphore::new(config.max_concurrent_scans)),
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+            rejected: Arc::default(),
             db,
             config,
             local_addr,
@@ -85,13 +101,71 @@ impl Shared {
         }
     }
 
-    /// The state a read names: a fresh snapshot of the latest state for id 0, else the
-    /// server-side snapshot `id` (renewing its lease), or `NOT_FOUND`.
-    pub(crate) fn read_view(&self, snapshot_id: u64) -> Result<Arc<Snapshot>, Status> {
-        if snapshot_id == 0 {
-            return Ok(Arc::new(self.db.snapshot()));
+    /// The state a read names: the server-side snapshot `snapshot_id` (renewing its lease;
+    /// `NOT_FOUND` if unknown), the sequence number `seqno` (checked by
+    /// [`Shared::check_seqno`]), or, when both are 0, a fresh snapshot of the latest state
+    /// (so that several reads agree).
+    pub(crate) fn read_point(&self, snapshot_id: u64, seqno: u64) -> Result<ReadPoint, Status> {
+        match (snapshot_id, seqno) {
+            (0, 0) => Ok(ReadPoint::Snapshot(Arc::new(self.db.snapshot()))),
+            (0, seq) => self.check_seqno(seq).map(|()| ReadPoint::Seqno(seq)),
+            (id, 0) => self.snapshots.get(id).map(ReadPoint::Snapshot),
+            _ => Err(invalid("snapshot_id and seqno: set at most one")),
         }
-        self.snapshots.get(snapshot_id)
+    }
+
+    /// As [`Shared::read_point`], for a single point read: the latest state is read at the
+    /// latest sequence number without registering a snapshot (as the engine's own `get`).
+    pub(crate) fn point_read(&self, snapshot_id: u64, seqno: u64) -> Result<ReadPoint, Status> {
+        if snapshot_id == 0 && seqno == 0 {
+            return Ok(ReadPoint::Seqno(self.db.latest_seqno()));
+        }
+        self.read_point(snapshot_id, seqno)
+    }
+
+    /// `INVALID_ARGUMENT` unless a read at `seq` can be served exactly: `seq` is the latest
+    /// sequence number, at or above the history floor, or a live server-side snapshot's.
+    pub(crate) fn check_seqno(&self, seq: u64) -> Result<(), Status> {
+        let latest = self.db.latest_seqno();
+        if seq > latest {
+            return Err(invalid(format!("seqno: {seq} is newer than the latest seqno {latest}")));
+        }
+        let floor = self.db.history_floor();
+        if seq == latest || floor.is_some_and(|f| seq >= f) || self.snapshots.holds_seq(seq) {
+            return Ok(());
+        }
+        let floor = floor.map_or_else(|| "none: no history is kept".to_string(), |f| f.to_string());
+        Err(invalid(format!(
+            "seqno: {seq} may have been compacted away: it is below the history floor ({floor}) and no server-side \
+             snapshot reads at it; set a floor with Admin.SetHistoryFloor or read through a snapshot"
+        )))
+    }
+}
+
+/// Where a read is served: a pinned snapshot, or a sequence number the engine keeps (the
+/// latest, or one at or above the history floor).
+#[derive(Debug, Clone)]
+pub(crate) enum ReadPoint {
+    Snapshot(Arc<Snapshot>),
+    Seqno(u64),
+}
+
+impl ReadPoint {
+    /// The sequence number read at.
+    pub(crate) fn seq(&self) -> u64 {
+        match self {
+            ReadPoint::Snapshot(s) => s.seq(),
+            ReadPoint::Seqno(s) => *s,
+        }
+    }
+
+    /// Engine read options at this point, with iterator bounds.
+    pub(crate) fn options(&self, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>) -> ReadOptions<'_> {
+        let (snapshot, seqno) = match self {
+            ReadPoint::Snapshot(s) => (Some(&**s), None),
+            ReadPoint::Seqno(s) => (None, Some(*s)),
+        };
+        ReadOptions { snapshot, seqno, lower_bound: lower, upper_bound: upper }
     }
 }
 

@@ -10,13 +10,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use kvd::{ReadOptions, Snapshot};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::validate::KeyRange;
-use super::{engine, Shared};
+use super::{engine, ReadPoint, Shared};
 use crate::convert::{header, show_key};
 use crate::proto::{KeyValue, ScanRequest, ScanResponse};
 use crate::status::{exhausted, invalid, status, ErrorKind};
@@ -68,8 +67,9 @@ impl ScanPlan {
 }
 
 /// Starts the producer and returns the stream. Errors found before any entry is read (too
-/// many scans, an unknown snapshot) fail the call itself rather than the stream.
-pub(crate) fn start(shared: &Arc<Shared>, plan: ScanPlan, snapshot_id: u64) -> Result<ScanStream, Status> {
+/// many scans, an unknown snapshot, a seqno that cannot be served) fail the call itself
+/// rather than the stream.
+pub(crate) fn start(shared: &Arc<Shared>, plan: ScanPlan, snapshot_id: u64, seqno: u64) -> Result<ScanStream, Status> {
     shared.check_serving()?;
     let permit = shared.scans.clone().try_acquire_owned().map_err(|_| {
         exhausted(format!(
@@ -77,7 +77,7 @@ pub(crate) fn start(shared: &Arc<Shared>, plan: ScanPlan, snapshot_id: u64) -> R
             shared.config.max_concurrent_scans
         ))
     })?;
-    let snap = shared.read_view(snapshot_id)?;
+    let snap = shared.read_point(snapshot_id, seqno)?;
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let shared = shared.clone();
     tokio::task::spawn_blocking(move || {
@@ -130,15 +130,10 @@ fn deadline_exceeded() -> Status {
 fn produce(
     shared: &Shared,
     plan: &ScanPlan,
-    snap: &Snapshot,
+    snap: &ReadPoint,
     tx: &mpsc::Sender<Result<ScanResponse, Status>>,
 ) -> Result<(), Status> {
-    let ro = ReadOptions {
-        snapshot: Some(snap),
-        lower_bound: plan.range.lower.clone(),
-        upper_bound: plan.range.upper.clone(),
-        ..Default::default()
-    };
+    let ro = snap.options(plan.range.lower.clone(), plan.range.upper.clone());
     let mut it = shared.db.iter(&ro);
     if plan.reverse {
         it.seek_to_last();

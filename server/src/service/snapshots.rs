@@ -97,6 +97,12 @@ impl SnapshotRegistry {
         }
     }
 
+    /// True when a live snapshot reads at exactly `seq`.
+    pub(crate) fn holds_seq(&self, seq: u64) -> bool {
+        let now = Instant::now();
+        self.inner.lock().live.values().any(|e| e.expires > now && e.snapshot.seq() == seq)
+    }
+
     /// Releases every expired snapshot; returns how many.
     pub(crate) fn sweep(&self) -> usize {
         let now = Instant::now();
