@@ -82,6 +82,33 @@ pub fn backup_db(db: &Db, store: &BackupStore, progress: &Progress) -> Result<Ba
     result
 }
 
+/// Backs up a running kvd at `addr` through its `Checkpoint` RPC: the server writes a
+/// checkpoint into this store's temporary directory, then the tables the store lacks are
+/// copied as for a local backup. The server and the store must therefore share a file
+/// system (the tool runs on the server's host, or the store is on a shared mount).
+pub fn backup_server(addr: &str, store: &BackupStore, progress: &Progress) -> Result<BackupReport> {
+    let _lock = store.lock()?;
+    store.clean_tmp()?;
+    let id = store.list()?.last().map_or(1, |m| m.id + 1);
+    let ckpt = std::path::absolute(store.tmp_dir().join("checkpoint"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let seqno = runtime
+        .block_on(async {
+            let client = kvd_server::client::KvdClient::connect(addr).await?;
+            client.checkpoint(ckpt.to_string_lossy().into_owned()).await
+        })
+        .map_err(|e| Error::Usage(format!("checkpoint through the server at {addr} failed: {e}")))?
+        .header
+        .map_or(0, |h| h.seqno);
+    tracing::info!(id, seqno, checkpoint = %ckpt.display(), "server checkpoint taken");
+    let result = store_checkpoint(store, &ckpt, id, seqno, addr.to_string(), progress);
+    progress.finish();
+    if let Err(e) = store.clean_tmp() {
+        tracing::warn!(error = %e, "could not remove the checkpoint after the backup");
+    }
+    result
+}
+
 /// Opens the database in `dir` (it must exist and not be open elsewhere), backs it up into
 /// `store` and closes it.
 pub fn backup_dir(dir: &Path, store: &BackupStore, progress: &Progress) -> Result<BackupReport> {

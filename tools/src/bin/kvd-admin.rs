@@ -223,18 +223,11 @@ fn run(cli: &Cli, progress: &Progress, out: &mut dyn Write) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Backup { source, backup_dir } => {
-            let dir = match Source::parse(source) {
-                Source::Dir(d) => d,
-                Source::Server(addr) => {
-                    return Err(Error::Usage(format!(
-                        "{addr} looks like a server address: backing up a running kvd needs the server's \
-                         Checkpoint RPC, which this build of kvd-server does not offer yet. Stop the server and \
-                         back up its data directory instead"
-                    )))
-                }
-            };
             let store = BackupStore::create(fs, backup_dir)?;
-            let r = backup::backup_dir(&dir, &store, progress)?;
+            let r = match Source::parse(source) {
+                Source::Dir(dir) => backup::backup_dir(&dir, &store, progress)?,
+                Source::Server(addr) => backup::backup_server(&addr, &store, progress)?,
+            };
             if cli.json {
                 json(out, &r)?;
             } else {
