@@ -185,10 +185,10 @@ fn backup_list_verify_restore_and_delete_from_the_command_line() {
     assert_eq!(code, 1, "{err}");
     assert!(!tmp.path().join("again").exists());
 
-    // A server address is refused with an explanation (no Checkpoint RPC yet).
-    let (code, _, err) = admin(&["backup", "http://127.0.0.1:50051", p(&store)]);
+    // A server address nobody listens on fails clearly, naming the address.
+    let (code, _, err) = admin(&["backup", "http://127.0.0.1:1", p(&store)]);
     assert_eq!(code, 2);
-    assert!(err.contains("Checkpoint"), "{err}");
+    assert!(err.contains("checkpoint through the server at http://127.0.0.1:1"), "{err}");
 }
 
 fn manifest_bytes(store: &Path, id: u64) -> u64 {
