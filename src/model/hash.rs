@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::int::{add, parse_int};
 use super::keys::{element_key, element_prefix};
 use super::meta::Kind;
-use super::op::{atomic, read};
+use super::op::{atomic, read, remove_elements};
 use crate::{prefix_successor, Db, Result};
 
 impl Db {
@@ -44,22 +44,7 @@ impl Db {
     /// deleted.
     pub fn hdel<F: AsRef<[u8]>>(&self, key: &[u8], fields: &[F]) -> Result<u64> {
         let fields: BTreeSet<&[u8]> = fields.iter().map(AsRef::as_ref).collect();
-        atomic(self, Some(key), |op| {
-            let Some(mut meta) = op.collection(key, Kind::Hash)? else { return Ok(0) };
-            let mut removed = 0;
-            for f in &fields {
-                let ek = element_key(key, meta.version, f);
-                if op.get(&ek)?.is_some() {
-                    op.delete(ek);
-                    removed += 1;
-                }
-            }
-            if removed > 0 {
-                meta.count -= removed;
-                op.write_meta(key, &meta);
-            }
-            Ok(removed)
-        })
+        remove_elements(self, key, Kind::Hash, &fields)
     }
 
     /// Every `(field, value)` of the hash `key`, fields ascending, read at one snapshot.

@@ -11,13 +11,14 @@
 //! hammering one key queue up instead of burning retries; the lock is an optimisation only
 //! (correctness comes from the precondition) and never covers more than one key.
 
+use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kvd_base::SeqNo;
 use parking_lot::{const_mutex, Mutex, MutexGuard};
 
-use super::keys::{check_user_key, meta_key};
+use super::keys::{check_user_key, element_key, meta_key};
 use super::meta::{Kind, Meta};
 use crate::txn::Backoff;
 use crate::{BatchOp, Db, Error, Precondition, ReadOptions, Result, Scan, Snapshot, VersionedValue, WriteBatch};
@@ -176,6 +177,27 @@ pub(crate) fn wrong_type(key: &[u8], found: ValueType, wanted: ValueType) -> Err
         "key {:?} holds a {found:?} value; this operation needs a {wanted:?}",
         String::from_utf8_lossy(&key[..key.len().min(64)])
     ))
+}
+
+/// Atomically removes the elements named `names` from the collection `key` of `kind` (hash
+/// fields, set members); returns how many existed. A missing collection removes nothing.
+pub(crate) fn remove_elements(db: &Db, key: &[u8], kind: Kind, names: &BTreeSet<&[u8]>) -> Result<u64> {
+    atomic(db, Some(key), |op| {
+        let Some(mut meta) = op.collection(key, kind)? else { return Ok(0) };
+        let mut removed = 0;
+        for name in names {
+            let ek = element_key(key, meta.version, name);
+            if op.get(&ek)?.is_some() {
+                op.delete(ek);
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            meta.count -= removed;
+            op.write_meta(key, &meta);
+        }
+        Ok(removed)
+    })
 }
 
 /// Runs `f` as one atomic operation: retried on a fresh snapshot until its writes commit

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::keys::{element_key, element_prefix};
 use super::meta::{Kind, Meta};
-use super::op::{atomic, new_version, read, Op};
+use super::op::{atomic, new_version, read, remove_elements, Op};
 use crate::{prefix_successor, Db, Result};
 
 /// Members of the set described by `meta`, ascending.
@@ -126,22 +126,8 @@ impl Db {
     /// Removes `members` from the set `key`; returns how many were members. A set left empty
     /// is deleted. A missing key removes nothing; another type is [`crate::Error::WrongType`].
     pub fn srem<M: AsRef<[u8]>>(&self, key: &[u8], members: &[M]) -> Result<u64> {
-        atomic(self, Some(key), |op| {
-            let Some(mut meta) = op.collection(key, Kind::Set)? else { return Ok(0) };
-            let mut removed = 0;
-            for m in members.iter().map(AsRef::as_ref).collect::<BTreeSet<_>>() {
-                let ek = element_key(key, meta.version, m);
-                if op.get(&ek)?.is_some() {
-                    op.delete(ek);
-                    removed += 1;
-                }
-            }
-            if removed > 0 {
-                meta.count -= removed;
-                op.write_meta(key, &meta);
-            }
-            Ok(removed)
-        })
+        let members: BTreeSet<&[u8]> = members.iter().map(AsRef::as_ref).collect();
+        remove_elements(self, key, Kind::Set, &members)
     }
 
     /// True if `member` is in the set `key` (false for a missing key).
