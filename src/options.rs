@@ -31,6 +31,9 @@ pub struct Options {
     pub hard_pending_compaction_bytes_limit: u64,
     /// When the write-ahead log is fsynced (default every 100 ms).
     pub sync_policy: SyncPolicy,
+    /// Log file space is reserved this many bytes at a time (default 1 MiB; 0 turns it off),
+    /// so an fsync after a small write flushes data only, not a file-size change too.
+    pub wal_preallocate_bytes: u64,
     /// How damage found in the write-ahead log at open is treated.
     pub recovery_mode: RecoveryMode,
     /// SSTable layout: block size, restart interval, bloom bits, compression.
@@ -68,6 +71,7 @@ impl Default for Options {
             soft_pending_compaction_bytes_limit: 64 << 30,
             hard_pending_compaction_bytes_limit: 256 << 30,
             sync_policy: SyncPolicy::default(),
+            wal_preallocate_bytes: kvd_wal::DEFAULT_PREALLOCATE_BYTES,
             recovery_mode: RecoveryMode::default(),
             table: TableOptions::default(),
             compaction: CompactionConfig::default(),

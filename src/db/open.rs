@@ -112,7 +112,8 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     let log_number = next_file;
     let manifest_number = next_file + 1;
     next_file += 2;
-    let wal = Wal::create(fs.clone(), dir, log_number, opts.sync_policy)?;
+    let wal =
+        Wal::create_with_preallocation(fs.clone(), dir, log_number, opts.sync_policy, opts.wal_preallocate_bytes)?;
     edit.log_number = Some(log_number);
     edit.next_file_number = Some(next_file);
     edit.last_seqno = Some(last_seq);

@@ -122,8 +122,9 @@ fn flipped_byte_in_the_last_log_record() {
 fn truncated_log_recovers_every_complete_record() {
     let (flushed, logged) = (4, 40);
     let (pristine, ledger, log) = build(flushed, logged);
-    let len = pristine.mem.file_size(&log).unwrap();
     let spans = record_spans(&pristine.mem.read_all(&log).unwrap());
+    // Past the last record the log holds only reserved zeroes; cutting there changes nothing.
+    let len = spans.last().map_or(0, |s| s.end);
     let mut cuts: BTreeSet<u64> =
         spans.iter().flat_map(|s| [s.start, s.start + 1, s.start + 7, s.end - 1, s.end]).collect();
     cuts.extend((0..len).step_by(scale(13, 1)));

@@ -51,5 +51,5 @@ pub use error::{Error, Result};
 pub use reader::LogReader;
 pub use recovery_mode::RecoveryMode;
 pub use sync_policy::SyncPolicy;
-pub use wal::Wal;
+pub use wal::{Wal, DEFAULT_PREALLOCATE_BYTES};
 pub use writer::LogWriter;

@@ -248,7 +248,11 @@ impl LogReader {
                 let reason = format!("log starts with a {ty:?} record, not a file header");
                 return Err(self.fail(0, reason));
             }
-            Step::Eof => self.state = State::Ended,
+            Step::Eof => {
+                // Only zeroes: space reserved for the log before its header reached the disk.
+                let reason = "no file header: the file holds only reserved (zeroed) space";
+                self.damage(0, 0, reason.into(), After::Nothing)?;
+            }
             Step::Invalid { offset, reason } => {
                 let reason = format!("file header: {reason}");
                 self.damage(offset, offset, reason, After::ScanFrom(offset + 1))?;
@@ -274,6 +278,14 @@ impl LogReader {
                 continue;
             }
             let offset = self.offset();
+            if self.at_zeroed_header() {
+                // A zeroed header is where a preallocated log's written part ends, if nothing
+                // but zeroes follows. Anything else there is damage, classified as usual.
+                let cached = (self.block_index, self.block.as_slice());
+                if resync::first_nonzero_byte(&self.source, offset, cached)?.is_none() {
+                    return Ok(Step::Eof);
+                }
+            }
             return Ok(match record::parse(&self.block, self.pos) {
                 Ok(p) => {
                     self.pos = p.end();
@@ -282,6 +294,13 @@ impl LogReader {
                 Err(reason) => Step::Invalid { offset, reason },
             });
         }
+    }
+
+    /// True when the bytes where the next record header should be (as many as the block
+    /// has) are all zeroes.
+    fn at_zeroed_header(&self) -> bool {
+        let end = (self.pos + HEADER_SIZE).min(self.block.len());
+        self.pos < end && self.block[self.pos..end].iter().all(|&b| b == 0)
     }
 
     /// Applies the recovery mode to damage found at `offset`. `dropped_from` is where the

@@ -36,6 +36,27 @@ pub(crate) fn find_valid_record(source: &Source, from: u64, cached: (u64, &[u8])
     Ok(None)
 }
 
+/// Offset of the first non-zero byte at or after file offset `from`, or `None` when the rest
+/// of the file is zeroes: the reserved, never-written end of a preallocated log. `cached` as
+/// for [`find_valid_record`].
+pub(crate) fn first_nonzero_byte(source: &Source, from: u64, cached: (u64, &[u8])) -> Result<Option<u64>> {
+    let mut buf = Vec::new();
+    let first = from / BLOCK_SIZE as u64;
+    for index in first..source.block_count() {
+        let block: &[u8] = if index == cached.0 {
+            cached.1
+        } else {
+            source.read_block(index, &mut buf)?;
+            &buf
+        };
+        let start = if index == first { (from % BLOCK_SIZE as u64) as usize } else { 0 };
+        if let Some(pos) = block.get(start..).unwrap_or_default().iter().position(|&b| b != 0) {
+            return Ok(Some(index * BLOCK_SIZE as u64 + (start + pos) as u64));
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +75,16 @@ mod tests {
         assert_eq!(find_valid_record(&src, at, none).unwrap(), Some(at));
         assert_eq!(find_valid_record(&src, at + 1, none).unwrap(), None);
         assert_eq!(find_valid_record(&src, u64::MAX, none).unwrap(), None);
+    }
+
+    #[test]
+    fn finds_the_first_nonzero_byte_across_blocks() {
+        let mut data = vec![0; 3 * BLOCK_SIZE];
+        let none: (u64, &[u8]) = (u64::MAX, &[]);
+        assert_eq!(first_nonzero_byte(&Source::Bytes(data.clone()), 5, none).unwrap(), None);
+        data[2 * BLOCK_SIZE + 7] = 1;
+        let src = Source::Bytes(data);
+        assert_eq!(first_nonzero_byte(&src, 5, none).unwrap(), Some(2 * BLOCK_SIZE as u64 + 7));
+        assert_eq!(first_nonzero_byte(&src, 2 * BLOCK_SIZE as u64 + 8, none).unwrap(), None);
     }
 }

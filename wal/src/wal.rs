@@ -11,6 +11,10 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::syncer::Syncer;
 use crate::{Error, LogWriter, Result, SyncPolicy};
 
+/// How much log file space [`Wal::create`] reserves at a time: 1 MiB, so one synced append in
+/// several thousand pays for a size change, while an idle database's log stays small.
+pub const DEFAULT_PREALLOCATE_BYTES: u64 = 1 << 20;
+
 /// The write-ahead log of a database: the current [`LogWriter`], its [`SyncPolicy`], rotation
 /// to a new file when the memtable is switched, and the background sync thread.
 ///
@@ -34,6 +38,8 @@ struct Shared {
     fs: FsRef,
     dir: PathBuf,
     policy: SyncPolicy,
+    /// Log file space is reserved this many bytes at a time (0: never).
+    preallocate: u64,
     inner: Mutex<Inner>,
     poisoned: AtomicBool,
     current_log_number: AtomicU64,
@@ -65,12 +71,29 @@ impl Wal {
     /// believing in a log that recovery will not find.
     ///
     /// REQUIRES: `dir` exists and no live log has this number (the file is truncated).
+    ///
+    /// Log files reserve space [`DEFAULT_PREALLOCATE_BYTES`] at a time; see
+    /// [`create_with_preallocation`](Self::create_with_preallocation).
     pub fn create(fs: FsRef, dir: &Path, log_number: u64, policy: SyncPolicy) -> Result<Wal> {
-        let writer = new_log(&*fs, dir, log_number)?;
+        Self::create_with_preallocation(fs, dir, log_number, policy, DEFAULT_PREALLOCATE_BYTES)
+    }
+
+    /// As [`create`](Self::create), reserving log file space `preallocate` bytes at a time
+    /// (0: never), for this log and every one [`rotate`](Self::rotate) starts. See
+    /// [`LogWriter::with_preallocation`] for why.
+    pub fn create_with_preallocation(
+        fs: FsRef,
+        dir: &Path,
+        log_number: u64,
+        policy: SyncPolicy,
+        preallocate: u64,
+    ) -> Result<Wal> {
+        let writer = new_log(&*fs, dir, log_number, preallocate)?;
         let shared = Arc::new(Shared {
             fs,
             dir: dir.to_path_buf(),
             policy,
+            preallocate,
             poisoned: AtomicBool::new(false),
             current_log_number: AtomicU64::new(log_number),
             bytes_written: AtomicU64::new(writer.size()),
@@ -134,7 +157,7 @@ impl Wal {
             return Err(Error::LogNumberNotIncreasing { current, requested: new_log_number });
         }
         sh.sync_locked(&mut inner)?;
-        let writer = new_log(&*sh.fs, &sh.dir, new_log_number).map_err(|e| sh.poison(e))?;
+        let writer = new_log(&*sh.fs, &sh.dir, new_log_number, sh.preallocate).map_err(|e| sh.poison(e))?;
         sh.bytes_written.fetch_add(writer.size(), Ordering::Relaxed);
         sh.syncs.fetch_add(1, Ordering::Relaxed);
         // Dropping the old writer closes its file.
@@ -248,8 +271,8 @@ impl Shared {
 
 /// Creates log `number` in `dir`: header appended and synced, then the directory synced.
 /// Syncing the header first means a durable directory entry never names a headerless file.
-fn new_log(fs: &dyn Fs, dir: &Path, number: u64) -> Result<LogWriter> {
-    let mut writer = LogWriter::new(fs.create(&wal_path(dir, number))?, number)?;
+fn new_log(fs: &dyn Fs, dir: &Path, number: u64, preallocate: u64) -> Result<LogWriter> {
+    let mut writer = LogWriter::with_preallocation(fs.create(&wal_path(dir, number))?, number, preallocate)?;
     writer.sync()?;
     fs.sync_dir(dir)?;
     Ok(writer)

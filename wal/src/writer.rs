@@ -33,6 +33,10 @@ pub struct LogWriter {
     /// Framing buffer, reused across records.
     buf: Vec<u8>,
     poisoned: bool,
+    /// Space is reserved in steps of this many bytes; 0 = never.
+    preallocate_step: u64,
+    /// The file size reserved so far.
+    reserved: u64,
 }
 
 impl std::fmt::Debug for LogWriter {
@@ -52,8 +56,26 @@ impl LogWriter {
     /// The header is appended, not flushed or synced: the caller decides (see
     /// [`crate::Wal::create`], which syncs it before the file's directory entry).
     pub fn new(file: Box<dyn WritableFile>, log_number: u64) -> Result<LogWriter> {
+        Self::with_preallocation(file, log_number, 0)
+    }
+
+    /// As [`new`](Self::new), and reserves file space `step` bytes at a time ahead of the
+    /// appends (0 disables it). Appends into reserved space do not change the file's size, so
+    /// each fsync writes data only instead of data plus a size change: on ext4 that halves
+    /// the cost of a small synced append. The unwritten rest of the file reads as zeroes,
+    /// which the reader takes as the end of the log (`docs/format/wal.md`). Preallocation
+    /// failures are ignored (the file then simply grows); the appends report real errors.
+    pub fn with_preallocation(file: Box<dyn WritableFile>, log_number: u64, step: u64) -> Result<LogWriter> {
         debug_assert!(file.is_empty(), "LogWriter needs an empty file");
-        let mut w = LogWriter { file, log_number, block_offset: 0, buf: Vec::new(), poisoned: false };
+        let mut w = LogWriter {
+            file,
+            log_number,
+            block_offset: 0,
+            buf: Vec::new(),
+            poisoned: false,
+            preallocate_step: step,
+            reserved: 0,
+        };
         w.frame(RecordType::FileHeader, &file_header::encode(log_number));
         w.write_buffer()?;
         Ok(w)
@@ -130,11 +152,29 @@ impl LogWriter {
     }
 
     fn write_buffer(&mut self) -> Result<()> {
+        self.reserve_space();
         let r = self.file.append(&self.buf);
         if self.buf.capacity() > KEEP_BUFFER_CAPACITY {
             self.buf = Vec::new();
         }
         self.poison_on_err(r)
+    }
+
+    /// Extends the reserved space, whole steps at a time, to cover the buffered record.
+    fn reserve_space(&mut self) {
+        let end = self.file.len() + self.buf.len() as u64;
+        if self.preallocate_step == 0 || end <= self.reserved {
+            return;
+        }
+        let target = end.div_ceil(self.preallocate_step).saturating_mul(self.preallocate_step);
+        match self.file.preallocate(target) {
+            Ok(()) => self.reserved = target,
+            Err(e) => {
+                // Not fatal: without a reservation the file grows as appends land.
+                tracing::debug!(error = %e, log = self.log_number, "log preallocation failed; not retrying");
+                self.preallocate_step = 0;
+            }
+        }
     }
 
     fn check_poisoned(&self) -> Result<()> {
@@ -231,6 +271,27 @@ mod tests {
         assert!(w.is_poisoned());
         assert!(matches!(w.sync(), Err(Error::Poisoned)));
         assert!(matches!(w.add_record(b"b"), Err(Error::Poisoned)));
+    }
+
+    #[test]
+    fn preallocates_whole_steps_ahead_of_the_appends() {
+        let fs = MemFs::new();
+        let path = Path::new("/1.log");
+        let step = 4096;
+        let mut w = LogWriter::with_preallocation(fs.create(path).unwrap(), 1, step).unwrap();
+        assert_eq!(fs.file_size(path).unwrap(), step);
+        w.add_record(&[9; 5000]).unwrap();
+        assert_eq!(fs.file_size(path).unwrap(), 2 * step);
+        let data = fs.read_all(path).unwrap();
+        let written = w.size() as usize;
+        assert!(data[written..].iter().all(|&b| b == 0), "reserved space reads as zeroes");
+        let mut expected = written_without_preallocation(&[&[9; 5000]]);
+        expected.resize(2 * step as usize, 0);
+        assert_eq!(data, expected, "same bytes as an unreserved log, then zeroes");
+    }
+
+    fn written_without_preallocation(records: &[&[u8]]) -> Vec<u8> {
+        written(|w| records.iter().for_each(|r| w.add_record(r).unwrap()))
     }
 
     #[test]

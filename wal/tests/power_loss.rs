@@ -7,6 +7,10 @@ use common::*;
 use kvd_wal::format::BLOCK_SIZE;
 use kvd_wal::{RecoveryMode, SyncPolicy, Wal};
 
+/// Preallocation steps: none, smaller than some records (the reservation grows mid-log), and
+/// the default.
+const STEPS: [u64; 3] = [0, 4096, kvd_wal::DEFAULT_PREALLOCATE_BYTES];
+
 fn records() -> Vec<Vec<u8>> {
     [10, 0, BLOCK_SIZE, 5000, 3 * BLOCK_SIZE + 1, 1].iter().enumerate().map(|(i, &n)| payload(i as u64, n)).collect()
 }
@@ -15,16 +19,16 @@ fn records() -> Vec<Vec<u8>> {
 fn always_keeps_every_acknowledged_record() {
     let want = records();
     // Pull the plug after each acknowledgement in turn.
-    for n in 1..=want.len() {
+    for (n, step) in (1..=want.len()).flat_map(|n| STEPS.map(|s| (n, s))) {
         let fs = mem_fs();
-        let wal = create_wal(fs.clone(), SyncPolicy::Always);
+        let wal = create_preallocated_wal(fs.clone(), SyncPolicy::Always, step);
         for p in &want[..n] {
             wal.append(p, false).unwrap();
         }
         fs.power_loss();
         for mode in MODES {
             let (got, r) = read_log(&*fs, 1, mode).unwrap();
-            assert_eq!(got, want[..n], "{mode:?}");
+            assert_eq!(got, want[..n], "{mode:?}, step {step}");
             assert_eq!(r.tail_dropped(), None);
         }
         drop(wal);
@@ -34,9 +38,9 @@ fn always_keeps_every_acknowledged_record() {
 #[test]
 fn never_drops_only_an_unsynced_suffix() {
     let want = records();
-    for synced in 0..=want.len() {
+    for (synced, step) in (0..=want.len()).flat_map(|n| STEPS.map(|s| (n, s))) {
         let fs = mem_fs();
-        let wal = create_wal(fs.clone(), SyncPolicy::Never);
+        let wal = create_preallocated_wal(fs.clone(), SyncPolicy::Never, step);
         for (i, p) in want.iter().enumerate() {
             // The record at index `synced - 1` asks for a sync; nothing else does.
             wal.append(p, i + 1 == synced).unwrap();
@@ -47,7 +51,7 @@ fn never_drops_only_an_unsynced_suffix() {
         // MemFs keeps exactly the synced prefix; a real disk may keep some more, never less.
         for mode in MODES {
             let (got, _) = read_log(&*fs, 1, mode).unwrap();
-            assert_eq!(got, want[..synced], "synced {synced}, {mode:?}");
+            assert_eq!(got, want[..synced], "synced {synced}, {mode:?}, step {step}");
         }
         drop(wal);
     }

@@ -106,6 +106,11 @@ impl WritableFile for FaultWritable {
     fn len(&self) -> u64 {
         self.inner.len()
     }
+    // Not a counted operation: preallocation is an optimisation whose failure callers
+    // ignore, so failing it would inject nothing.
+    fn preallocate(&mut self, len: u64) -> Result<()> {
+        self.inner.preallocate(len)
+    }
 }
 
 struct FaultReadable {

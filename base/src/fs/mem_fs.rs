@@ -13,10 +13,22 @@ use parking_lot::Mutex;
 use super::{FileLock, Fs, RandomAccessFile, WritableFile};
 use crate::{Error, Result};
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Inode {
+    /// Bytes written, in order.
     data: Vec<u8>,
     synced_len: usize,
+    /// Size reserved by `preallocate`; the file reads as zeroes from `data.len()` up to it.
+    allocated: usize,
+    /// `allocated` as of the last sync: what a power loss leaves reserved.
+    synced_allocated: usize,
+}
+
+impl Inode {
+    /// The file's size as a reader sees it: written bytes, or more when space was reserved.
+    fn size(&self) -> usize {
+        self.data.len().max(self.allocated)
+    }
 }
 
 type InodeRef = Arc<Mutex<Inode>>;
@@ -63,7 +75,9 @@ impl MemFs {
             let old = inode.lock();
             let data = old.data[..old.synced_len].to_vec();
             let len = data.len();
-            fresh.insert(path.clone(), Arc::new(Mutex::new(Inode { data, synced_len: len })));
+            let allocated = old.synced_allocated;
+            let survivor = Inode { data, synced_len: len, allocated, synced_allocated: allocated };
+            fresh.insert(path.clone(), Arc::new(Mutex::new(survivor)));
         }
         st.live = fresh.clone();
         st.durable = fresh;
@@ -76,13 +90,7 @@ impl MemFs {
         let st = self.state.lock();
         let mut copies: std::collections::HashMap<*const Mutex<Inode>, InodeRef> = Default::default();
         let mut copy = |i: &InodeRef| {
-            copies
-                .entry(Arc::as_ptr(i))
-                .or_insert_with(|| {
-                    let g = i.lock();
-                    Arc::new(Mutex::new(Inode { data: g.data.clone(), synced_len: g.synced_len }))
-                })
-                .clone()
+            copies.entry(Arc::as_ptr(i)).or_insert_with(|| Arc::new(Mutex::new(i.lock().clone()))).clone()
         };
         let live = st.live.iter().map(|(p, i)| (p.clone(), copy(i))).collect();
         let durable = st.durable.iter().map(|(p, i)| (p.clone(), copy(i))).collect();
@@ -95,6 +103,12 @@ impl MemFs {
         let st = self.state.lock();
         let inode = st.live.get(path).ok_or_else(|| not_found("mutate", path))?;
         let mut i = inode.lock();
+        if offset >= i.data.len() && offset < i.size() {
+            // Reserved space: materialise its zeroes so the byte can change.
+            let size = i.size();
+            i.data.resize(size, 0);
+            i.synced_len = size;
+        }
         let b = i.data.get_mut(offset).ok_or_else(|| not_found("mutate", path))?;
         *b = f(*b);
         Ok(())
@@ -107,6 +121,8 @@ impl MemFs {
         let mut i = inode.lock();
         i.data.truncate(len);
         i.synced_len = i.synced_len.min(len);
+        i.allocated = i.allocated.min(len);
+        i.synced_allocated = i.synced_allocated.min(len);
         Ok(())
     }
 
@@ -134,11 +150,18 @@ impl WritableFile for MemWritable {
     fn sync(&mut self) -> Result<()> {
         let mut i = self.inode.lock();
         i.synced_len = i.data.len();
+        i.synced_allocated = i.allocated;
         Ok(())
     }
 
     fn len(&self) -> u64 {
         self.len
+    }
+
+    fn preallocate(&mut self, len: u64) -> Result<()> {
+        let mut i = self.inode.lock();
+        i.allocated = i.allocated.max(usize::try_from(len).unwrap_or(usize::MAX));
+        Ok(())
     }
 }
 
@@ -152,9 +175,13 @@ impl RandomAccessFile for MemReadable {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
         let i = self.inode.lock();
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        match start.checked_add(buf.len()).and_then(|end| i.data.get(start..end)) {
-            Some(src) => {
-                buf.copy_from_slice(src);
+        match start.checked_add(buf.len()).filter(|&end| end <= i.size()) {
+            Some(_) => {
+                // Written bytes first; reserved space past them reads as zeroes.
+                let written = i.data.get(start..).unwrap_or_default();
+                let n = written.len().min(buf.len());
+                buf[..n].copy_from_slice(&written[..n]);
+                buf[n..].fill(0);
                 Ok(())
             }
             None => Err(Error::io(
@@ -192,7 +219,7 @@ impl Fs for MemFs {
 
     fn open(&self, path: &Path) -> Result<Arc<dyn RandomAccessFile>> {
         let inode = self.inode("open", path)?;
-        let len = inode.lock().data.len() as u64;
+        let len = inode.lock().size() as u64;
         Ok(Arc::new(MemReadable { path: path.to_path_buf(), inode, len }))
     }
 
@@ -243,7 +270,7 @@ impl Fs for MemFs {
     }
 
     fn file_size(&self, path: &Path) -> Result<u64> {
-        Ok(self.inode("stat", path)?.lock().data.len() as u64)
+        Ok(self.inode("stat", path)?.lock().size() as u64)
     }
 
     fn lock(&self, path: &Path) -> Result<Box<dyn FileLock>> {
@@ -285,6 +312,34 @@ mod tests {
         // Writes through a stale handle do not leak into the new world.
         a.append(b"zombie").unwrap();
         assert_eq!(fs.read_all(&d.join("a")).unwrap(), b"durable");
+    }
+
+    #[test]
+    fn preallocated_space_reads_as_zeroes_and_survives_power_loss_once_synced() {
+        let fs = MemFs::new();
+        let d = Path::new("/db");
+        fs.create_dir_all(d).unwrap();
+        let p = d.join("log");
+        let mut f = fs.create(&p).unwrap();
+        f.append(b"head").unwrap();
+        f.preallocate(16).unwrap();
+        f.append(b"-more").unwrap();
+        assert_eq!(f.len(), 9, "appends land after what was appended, not after the reservation");
+        assert_eq!(fs.read_all(&p).unwrap(), b"head-more\0\0\0\0\0\0\0");
+        fs.sync_dir(d).unwrap();
+        fs.power_loss();
+        assert!(fs.read_all(&p).unwrap().is_empty(), "neither bytes nor reservation were synced");
+
+        let mut f = fs.create(&p).unwrap();
+        f.preallocate(8).unwrap();
+        f.append(b"ab").unwrap();
+        f.sync().unwrap();
+        f.append(b"cd").unwrap();
+        fs.sync_dir(d).unwrap();
+        fs.power_loss();
+        assert_eq!(fs.read_all(&p).unwrap(), b"ab\0\0\0\0\0\0", "unsynced bytes in reserved space read as zeroes");
+        fs.mutate_byte(&p, 6, |_| 7).unwrap();
+        assert_eq!(fs.read_all(&p).unwrap(), b"ab\0\0\0\0\x07\0");
     }
 
     #[test]

@@ -30,6 +30,16 @@ pub trait WritableFile: Send + Sync {
     fn sync(&mut self) -> Result<()>;
     /// Bytes appended so far.
     fn len(&self) -> u64;
+    /// Reserves disk space so the file is at least `len` bytes long, reading as zeroes past
+    /// what was appended, without moving where the next append lands. Appends inside the
+    /// reserved space then leave the file size alone, so their `sync` writes data only and
+    /// not a file-size change as well (one journal commit fewer per fsync on ext4/xfs).
+    /// The new size is durable after the next `sync`.
+    ///
+    /// An optimisation: file systems that cannot reserve space may do nothing (the default).
+    fn preallocate(&mut self, _len: u64) -> Result<()> {
+        Ok(())
+    }
     /// True when nothing was appended.
     fn is_empty(&self) -> bool {
         self.len() == 0

@@ -40,6 +40,12 @@ impl WritableFile for StdWritable {
     fn len(&self) -> u64 {
         self.len
     }
+
+    fn preallocate(&mut self, len: u64) -> Result<()> {
+        // fallocate(2) mode 0: allocates and extends the size; the write position of the
+        // handle (the end of what was appended) does not move.
+        fs2::FileExt::allocate(self.out.get_ref(), len).map_err(|e| Error::io("preallocate", &self.path, e))
+    }
 }
 
 struct StdReadable {
@@ -161,5 +167,22 @@ mod tests {
         drop(l);
         fs.lock(&dir.path().join("LOCK")).unwrap();
         assert!(fs.open(&p).unwrap().read_at(8, 10).is_err());
+    }
+
+    #[test]
+    fn preallocate_extends_the_file_without_moving_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        let mut f = StdFs.create(&p).unwrap();
+        f.append(b"abc").unwrap();
+        f.flush().unwrap();
+        f.preallocate(4096).unwrap();
+        f.append(b"def").unwrap();
+        f.sync().unwrap();
+        assert_eq!(f.len(), 6);
+        let data = StdFs.read_all(&p).unwrap();
+        assert_eq!(data.len(), 4096);
+        assert_eq!(&data[..6], b"abcdef");
+        assert!(data[6..].iter().all(|&b| b == 0));
     }
 }

@@ -119,15 +119,77 @@ fn header_problems() {
 }
 
 #[test]
-fn zero_tail_is_dropped_but_zero_hole_is_not() {
+fn zero_tail_ends_the_log_but_zero_hole_is_corruption() {
     use RecordType::*;
     let mut data = file(&[(Full, b"a")]);
     data.extend_from_slice(&[0; 100]);
     let (recs, r) = read_all(data.clone(), RecoveryMode::default()).unwrap();
     assert_eq!(recs.len(), 1);
-    assert!(r.tail_dropped().unwrap().1.contains("zeroed"));
+    assert_eq!(r.tail_dropped(), None, "zeroes to the end are reserved space, not damage");
     // The same zeroes followed by a valid record: mid-log corruption.
     record::encode(&mut data, Full, b"after the hole");
     let e = read_all(data, RecoveryMode::default()).unwrap_err();
     assert_eq!(corruption_offset(e), HDR_END + 8);
+}
+
+/// `data` followed by zeroes up to `len` bytes: a preallocated log.
+fn reserved(mut data: Vec<u8>, len: usize) -> Vec<u8> {
+    data.resize(len, 0);
+    data
+}
+
+const ALL_MODES: [RecoveryMode; 3] =
+    [RecoveryMode::AbsoluteConsistency, RecoveryMode::TolerateCorruptedTail, RecoveryMode::PointInTime];
+
+#[test]
+fn a_zeroed_reserved_tail_is_a_clean_end_in_every_mode() {
+    use RecordType::*;
+    for len in [HDR_END as usize + 20, BLOCK_SIZE, 3 * BLOCK_SIZE + 100] {
+        let data = reserved(file(&[(Full, b"a"), (Full, b"bb")]), len);
+        for mode in ALL_MODES {
+            let (records, r) = read_all(data.clone(), mode).unwrap();
+            assert_eq!(records, [b"a".to_vec(), b"bb".to_vec()], "{mode:?} len {len}");
+            assert_eq!(r.tail_dropped(), None);
+        }
+    }
+}
+
+#[test]
+fn a_torn_record_before_reserved_zeroes_is_a_torn_tail() {
+    use RecordType::*;
+    let whole = file(&[(Full, b"a"), (Full, b"torn payload")]);
+    let cut = whole.len() - 5;
+    let data = reserved(whole[..cut].to_vec(), 2 * BLOCK_SIZE);
+    let (records, r) = read_all(data.clone(), RecoveryMode::TolerateCorruptedTail).unwrap();
+    assert_eq!(records, [b"a".to_vec()]);
+    assert_eq!(r.tail_dropped().map(|(o, _)| o), Some(HDR_END + 8));
+    let e = read_all(data, RecoveryMode::AbsoluteConsistency).unwrap_err();
+    assert_eq!(corruption_offset(e), HDR_END + 8);
+}
+
+#[test]
+fn zeroes_hiding_a_later_record_are_corruption_not_the_end() {
+    use RecordType::*;
+    let mut data = file(&[(Full, b"a")]);
+    let zeroed_at = data.len() as u64;
+    data.extend_from_slice(&[0; 40]);
+    record::encode(&mut data, Full, b"acknowledged");
+    let data = reserved(data, BLOCK_SIZE);
+    for mode in [RecoveryMode::AbsoluteConsistency, RecoveryMode::TolerateCorruptedTail] {
+        let e = read_all(data.clone(), mode).unwrap_err();
+        assert_eq!(corruption_offset(e), zeroed_at, "{mode:?}");
+    }
+    // Point in time stops at the first damage, as for any other damage.
+    let (records, r) = read_all(data, RecoveryMode::PointInTime).unwrap();
+    assert_eq!(records, [b"a".to_vec()]);
+    assert_eq!(r.tail_dropped().map(|(o, _)| o), Some(zeroed_at));
+}
+
+#[test]
+fn a_file_of_only_reserved_space_has_no_header() {
+    let data = vec![0; BLOCK_SIZE + 9];
+    assert!(read_all(data.clone(), RecoveryMode::AbsoluteConsistency).is_err());
+    let (records, r) = read_all(data, RecoveryMode::TolerateCorruptedTail).unwrap();
+    assert!(records.is_empty());
+    assert_eq!(r.log_number(), None);
 }

@@ -30,9 +30,15 @@ pub fn mem_fs() -> Arc<MemFs> {
     fs
 }
 
-/// Log 1 on `fs` under `policy`.
+/// Log 1 on `fs` under `policy`, without preallocation, so the file's size is what was
+/// written and tests can find records by it.
 pub fn create_wal(fs: FsRef, policy: SyncPolicy) -> Wal {
-    Wal::create(fs, dir(), 1, policy).unwrap()
+    Wal::create_with_preallocation(fs, dir(), 1, policy, 0).unwrap()
+}
+
+/// Log 1 on `fs` under `policy`, reserving space `step` bytes at a time.
+pub fn create_preallocated_wal(fs: FsRef, policy: SyncPolicy, step: u64) -> Wal {
+    Wal::create_with_preallocation(fs, dir(), 1, policy, step).unwrap()
 }
 
 /// A deterministic payload, distinct for each `seed`.
