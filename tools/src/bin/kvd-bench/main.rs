@@ -47,7 +47,7 @@ pub enum SyncArg {
 pub struct Args {
     /// Comma-separated workloads: fillseq, fillrandom, fillsync, overwrite, readrandom,
     /// readmissing, readseq, readreverse, seekrandom, readwhilewriting, deleterandom,
-    /// updaterandom.
+    /// updaterandom, reopen (flush, close and time opening the database again).
     #[arg(long, default_value = "fillseq,fillrandom,readrandom,readmissing")]
     pub benchmarks: String,
     /// Number of keys.

@@ -82,6 +82,7 @@ impl Runner {
             "deleterandom" => Op::DeleteRandom,
             "updaterandom" => Op::UpdateRandom,
             "readwhilewriting" => return self.read_while_writing(),
+            "reopen" => return self.reopen(),
             other => return Err(format!("unknown benchmark {other:?}")),
         };
         let fresh = matches!(op, Op::FillSeq | Op::FillRandom | Op::FillSync);
@@ -121,6 +122,23 @@ impl Runner {
             elapsed,
             results.into_iter().map(|r| (r.ops, r.found, r.bytes, r.hist)),
         ))
+    }
+
+    /// Closes the database (flushing memtables, as a clean shutdown does) and times opening
+    /// it again: recovery, manifest replay and whatever the engine loads eagerly. One
+    /// operation whose latency is the open time. With `--db` pointing at an existing
+    /// database as the first workload, it times opening that database.
+    fn reopen(&mut self) -> Result<BenchResult, String> {
+        if let Some(db) = self.db.take() {
+            db.flush()?;
+            db.close()?;
+        }
+        let start = Instant::now();
+        let db = self.open(false)?;
+        let elapsed = start.elapsed();
+        let mut hist = new_hist();
+        hist.saturating_record(elapsed.as_nanos() as u64);
+        Ok(BenchResult::collect("reopen", &*db, &self.dir, &self.args, elapsed, std::iter::once((1, 1, 0, hist))))
     }
 
     fn read_while_writing(&mut self) -> Result<BenchResult, String> {
