@@ -87,7 +87,7 @@ pub fn trailer(ikey: &[u8]) -> u64 {
 /// Compares two encoded internal keys: user key ascending, then trailer descending.
 #[inline]
 pub fn compare_internal_keys(a: &[u8], b: &[u8]) -> Ordering {
-    match user_key(a).cmp(user_key(b)) {
+    match crate::compare::compare_bytes(user_key(a), user_key(b)) {
         Ordering::Equal => trailer(b).cmp(&trailer(a)),
         o => o,
     }

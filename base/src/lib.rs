@@ -11,6 +11,7 @@
 pub mod checksum;
 pub mod clock;
 pub mod coding;
+pub mod compare;
 mod error;
 pub mod file_names;
 pub mod format;
