@@ -24,11 +24,15 @@
 //! interactive transactions ([`KvdClient::begin`] → [`RemoteTxn`]), one-shot compare
 //! transactions ([`KvdClient::txn`] with a [`CompareTxn`]), typed values
 //! ([`KvdClient::incr_by`], [`KvdClient::lpush`], [`KvdClient::sadd`], [`KvdClient::hset`],
-//! ...) and administration ([`KvdClient::checkpoint`], [`KvdClient::compact_range`]).
+//! ...), documents, indexes and SQL queries ([`KvdClient::put_doc`],
+//! [`KvdClient::create_index`], [`KvdClient::query`] → [`QueryStream`]) and administration
+//! ([`KvdClient::checkpoint`], [`KvdClient::compact_range`]).
 
 mod admin;
 mod error;
 mod options;
+mod query;
+mod query_stream;
 mod scan;
 mod txn;
 mod types;
@@ -45,12 +49,15 @@ use tonic_health::pb::HealthCheckRequest;
 pub use error::{ClientError, Result};
 use options::ttl_millis;
 pub use options::{Batch, ClientOptions, PutOptions, ReadAt, RemoteSnapshot, ScanOptions, Served};
+pub use query::{DocBatch, QueryOptions};
+pub use query_stream::{QueryPage, QueryStream};
 pub use scan::ScanStream;
 pub use txn::{Compare, CompareOp, CompareTxn, OpResult, RemoteTxn, TxnOp, TxnOutcome, TxnPage};
 pub use versions::{PutOutcome, Versioned};
 
 use crate::proto::admin_client::AdminClient;
 use crate::proto::kv_client::KvClient;
+use crate::proto::query_client::QueryClient;
 use crate::proto::txn_client::TxnClient;
 use crate::proto::types_client::TypesClient;
 use crate::proto::{self, precondition};
@@ -61,6 +68,7 @@ pub struct KvdClient {
     kv: KvClient<Channel>,
     txn: TxnClient<Channel>,
     types: TypesClient<Channel>,
+    query: QueryClient<Channel>,
     admin: AdminClient<Channel>,
     health: HealthClient<Channel>,
     opts: ClientOptions,
@@ -91,6 +99,7 @@ impl KvdClient {
             kv: KvClient::new(channel.clone()).max_decoding_message_size(max).max_encoding_message_size(max),
             txn: TxnClient::new(channel.clone()).max_decoding_message_size(max).max_encoding_message_size(max),
             types: TypesClient::new(channel.clone()).max_decoding_message_size(max).max_encoding_message_size(max),
+            query: QueryClient::new(channel.clone()).max_decoding_message_size(max).max_encoding_message_size(max),
             admin: AdminClient::new(channel.clone()).max_decoding_message_size(max).max_encoding_message_size(max),
             health: HealthClient::new(channel),
             opts,
@@ -116,6 +125,11 @@ impl KvdClient {
     /// The generated `Types` client on the same connection.
     pub fn raw_types(&self) -> TypesClient<Channel> {
         self.types.clone()
+    }
+
+    /// The generated `Query` client on the same connection.
+    pub fn raw_query(&self) -> QueryClient<Channel> {
+        self.query.clone()
     }
 
     pub(crate) fn request<T>(&self, msg: T) -> Request<T> {

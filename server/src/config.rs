@@ -96,8 +96,8 @@ pub struct Config {
     /// its calls answered RESOURCE_EXHAUSTED for half a second, then closed (as Redis does
     /// at `maxclients`), so clients fail fast instead of hanging in the listen backlog.
     pub max_connections: usize,
-    /// Scans running at once across all clients; one more fails with RESOURCE_EXHAUSTED
-    /// (default 256). Each running scan holds one engine thread.
+    /// Scans and queries (Query.Query) running at once across all clients; one more fails
+    /// with RESOURCE_EXHAUSTED (default 256). Each running one holds one engine thread.
     pub max_concurrent_scans: usize,
     /// Server-side snapshots (CreateSnapshot) held at once (default 1024).
     pub max_snapshots: usize,

@@ -29,8 +29,10 @@ use crate::incoming::RejectedPeers;
 use crate::status::{exhausted, status, ErrorKind, ERROR_KIND_KEY};
 
 /// Calls that may legitimately run longer than `request_timeout_ms` (a compaction of the
-/// whole database, a checkpoint's flush); only the client's `grpc-timeout` bounds them.
-pub(crate) const LONG_RUNNING: [&str; 2] = ["/kvd.v1.Admin/CompactRange", "/kvd.v1.Admin/Checkpoint"];
+/// whole database, a checkpoint's flush, an index build over a whole namespace); only the
+/// client's `grpc-timeout` bounds them.
+pub(crate) const LONG_RUNNING: [&str; 3] =
+    ["/kvd.v1.Admin/CompactRange", "/kvd.v1.Admin/Checkpoint", "/kvd.v1.Query/CreateIndex"];
 
 /// The instant by which the client wants its call finished, from `grpc-timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 //!
 //! * [`proto`]: the `kvd.v1` messages and services generated from `proto/kvd/v1/*.proto`
 //!   (the `.proto` files are the API's reference documentation).
-//! * [`server`]: [`Server`] opens the engine and serves `KV`, `Txn`, `Types`, `Admin`, gRPC
-//!   health checking and server reflection (v1 and v1alpha), with limits (connections,
+//! * [`server`]: [`Server`] opens the engine and serves `KV`, `Txn`, `Types`, `Query`, `Admin`,
+//!   gRPC health checking and server reflection (v1 and v1alpha), with limits (connections,
 //!   streams, message sizes), deadlines and a graceful shutdown.
 //! * [`client`]: [`KvdClient`], a typed client whose errors mirror `kvd::Error`.
 //! * [`config`]: [`Config`], from defaults, a TOML file and flags.

@@ -1,8 +1,8 @@
 //! [`Server`]: opens the engine, binds the listener, serves `kvd.v1` with health checking and
 //! reflection, and shuts down cleanly.
 //!
-//! Services: `kvd.v1.KV`, `kvd.v1.Txn`, `kvd.v1.Types`, `kvd.v1.Admin`, `grpc.health.v1` and
-//! reflection. At most `max_connections` client connections are open at once (more are
+//! Services: `kvd.v1.KV`, `kvd.v1.Txn`, `kvd.v1.Types`, `kvd.v1.Query`, `kvd.v1.Admin`,
+//! `grpc.health.v1` and reflection. At most `max_connections` client connections are open at once (more are
 //! answered `RESOURCE_EXHAUSTED`, then closed), each with at most `max_concurrent_streams`
 //! calls in flight.
 //! Expired server-side snapshots and transactions are released by a sweep every second.
@@ -29,16 +29,18 @@ use crate::incoming::limit_connections;
 use crate::layer::CallLayer;
 use crate::proto::admin_server::AdminServer;
 use crate::proto::kv_server::KvServer;
+use crate::proto::query_server::QueryServer;
 use crate::proto::txn_server::TxnServer;
 use crate::proto::types_server::TypesServer;
 use crate::service::admin::AdminService;
 use crate::service::kv::KvService;
+use crate::service::query::QueryService;
 use crate::service::txn::TxnService;
 use crate::service::types::TypesService;
 use crate::service::Shared;
 
 /// The `kvd.v1` services health checking reports on, besides the server as a whole (`""`).
-pub const SERVICES: [&str; 4] = ["kvd.v1.KV", "kvd.v1.Txn", "kvd.v1.Types", "kvd.v1.Admin"];
+pub const SERVICES: [&str; 5] = ["kvd.v1.KV", "kvd.v1.Txn", "kvd.v1.Types", "kvd.v1.Query", "kvd.v1.Admin"];
 
 /// How often expired server-side snapshots and transactions are released.
 const SWEEP_PERIOD: Duration = Duration::from_secs(1);
@@ -153,6 +155,9 @@ impl Server {
         let types = TypesServer::new(TypesService::new(shared.clone()))
             .max_decoding_message_size(max)
             .max_encoding_message_size(max);
+        let query = QueryServer::new(QueryService::new(shared.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
 
         let sweeper = tokio::spawn({
             let shared = shared.clone();
@@ -208,6 +213,7 @@ impl Server {
             .add_service(kv)
             .add_service(txn)
             .add_service(types)
+            .add_service(query)
             .add_service(admin);
         tracing::info!(addr = %shared.local_addr, "serving kvd.v1");
         let mut serving = Box::pin(router.serve_with_incoming_shutdown(incoming, signal));

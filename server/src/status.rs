@@ -8,6 +8,7 @@
 //! | `Conflict` | `ABORTED` |
 //! | `TransactionExpired` | `ABORTED` (run the transaction again; see `txn.proto`) |
 //! | `WrongType` | `FAILED_PRECONDITION` |
+//! | `UniqueViolation` (a unique index refused a document write) | `ALREADY_EXISTS` |
 //! | `Closed` | `UNAVAILABLE` |
 //! | `Locked` | `FAILED_PRECONDITION` (only at open) |
 //! | `Poisoned` (a failed fsync or background error) | `INTERNAL`: the server needs a restart |
@@ -39,6 +40,8 @@ pub enum ErrorKind {
     TransactionExpired,
     /// A typed operation met a key of another type.
     WrongType,
+    /// A document write would give two documents equal values in a unique index.
+    UniqueViolation,
     /// The engine is closed.
     Closed,
     /// The database directory is locked by another process.
@@ -66,6 +69,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::TransactionExpired => "transaction_expired",
             ErrorKind::WrongType => "wrong_type",
+            ErrorKind::UniqueViolation => "unique_violation",
             ErrorKind::Closed => "closed",
             ErrorKind::Locked => "locked",
             ErrorKind::Poisoned => "poisoned",
@@ -79,12 +83,13 @@ impl ErrorKind {
 
     /// The kind a label names, if any.
     pub fn parse(label: &str) -> Option<ErrorKind> {
-        const ALL: [ErrorKind; 13] = [
+        const ALL: [ErrorKind; 14] = [
             ErrorKind::InvalidArgument,
             ErrorKind::NotFound,
             ErrorKind::Conflict,
             ErrorKind::TransactionExpired,
             ErrorKind::WrongType,
+            ErrorKind::UniqueViolation,
             ErrorKind::Closed,
             ErrorKind::Locked,
             ErrorKind::Poisoned,
@@ -104,6 +109,7 @@ impl ErrorKind {
             ErrorKind::NotFound => Code::NotFound,
             ErrorKind::Conflict | ErrorKind::TransactionExpired => Code::Aborted,
             ErrorKind::WrongType | ErrorKind::Locked => Code::FailedPrecondition,
+            ErrorKind::UniqueViolation => Code::AlreadyExists,
             ErrorKind::Closed | ErrorKind::ShuttingDown => Code::Unavailable,
             ErrorKind::Poisoned | ErrorKind::Corruption | ErrorKind::Io => Code::Internal,
             ErrorKind::ResourceExhausted => Code::ResourceExhausted,
@@ -122,6 +128,7 @@ impl ErrorKind {
             kvd::Error::Conflict(_) => ErrorKind::Conflict,
             kvd::Error::TransactionExpired(_) => ErrorKind::TransactionExpired,
             kvd::Error::WrongType(_) => ErrorKind::WrongType,
+            kvd::Error::UniqueViolation { .. } => ErrorKind::UniqueViolation,
             kvd::Error::Closed => ErrorKind::Closed,
             kvd::Error::Locked(_) => ErrorKind::Locked,
             kvd::Error::Poisoned(_) => ErrorKind::Poisoned,
@@ -196,6 +203,10 @@ mod tests {
             (kvd::Error::Conflict("k".into()), Code::Aborted),
             (kvd::Error::TransactionExpired("k".into()), Code::Aborted),
             (kvd::Error::WrongType("k".into()), Code::FailedPrecondition),
+            (
+                kvd::Error::UniqueViolation { index: "u.by_e".into(), value: "\"a\"".into(), existing: "u/1".into() },
+                Code::AlreadyExists,
+            ),
             (kvd::Error::Closed, Code::Unavailable),
             (kvd::Error::Poisoned("fsync".into()), Code::Internal),
         ];
@@ -209,9 +220,13 @@ mod tests {
 
     #[test]
     fn labels_round_trip() {
-        for k in
-            [ErrorKind::InvalidArgument, ErrorKind::ShuttingDown, ErrorKind::Corruption, ErrorKind::DeadlineExceeded]
-        {
+        for k in [
+            ErrorKind::InvalidArgument,
+            ErrorKind::UniqueViolation,
+            ErrorKind::ShuttingDown,
+            ErrorKind::Corruption,
+            ErrorKind::DeadlineExceeded,
+        ] {
             assert_eq!(ErrorKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(ErrorKind::parse("nope"), None);

@@ -222,7 +222,7 @@ async fn reflection_lists_the_services() {
     let resp = stream.message().await.unwrap().unwrap();
     let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else { panic!("{resp:?}") };
     let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    for want in ["kvd.v1.KV", "kvd.v1.Admin", "grpc.health.v1.Health"] {
+    for want in ["kvd.v1.KV", "kvd.v1.Query", "kvd.v1.Admin", "grpc.health.v1.Health"] {
         assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
     }
 }

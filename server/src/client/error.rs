@@ -23,6 +23,10 @@ pub enum ClientError {
     /// A typed operation met a key holding another type; nothing was changed.
     #[error("wrong type: {0}")]
     WrongType(String),
+    /// A document write would give two documents equal values in a unique index; nothing
+    /// was written. The message names the index, the values and the document holding them.
+    #[error("unique violation: {0}")]
+    UniqueViolation(String),
     /// A size or count limit was hit (message size, batch size, concurrent scans, snapshots).
     #[error("resource exhausted: {0}")]
     ResourceExhausted(String),
@@ -68,6 +72,7 @@ impl ClientError {
             ClientError::NotFound(_) => Code::NotFound,
             ClientError::Conflict(_) | ClientError::TransactionExpired(_) => Code::Aborted,
             ClientError::WrongType(_) => Code::FailedPrecondition,
+            ClientError::UniqueViolation(_) => Code::AlreadyExists,
             ClientError::ResourceExhausted(_) => Code::ResourceExhausted,
             ClientError::Closed(_) | ClientError::Unavailable(_) | ClientError::Connect(_) => Code::Unavailable,
             ClientError::Poisoned(_) | ClientError::Corruption(_) | ClientError::Internal(_) => Code::Internal,
@@ -92,6 +97,7 @@ impl From<Status> for ClientError {
             Some(ErrorKind::Conflict) => ClientError::Conflict(message),
             Some(ErrorKind::TransactionExpired) => ClientError::TransactionExpired(message),
             Some(ErrorKind::WrongType) => ClientError::WrongType(message),
+            Some(ErrorKind::UniqueViolation) => ClientError::UniqueViolation(message),
             Some(ErrorKind::ResourceExhausted) => ClientError::ResourceExhausted(message),
             Some(ErrorKind::Closed) => ClientError::Closed(message),
             Some(ErrorKind::Poisoned) => ClientError::Poisoned(message),

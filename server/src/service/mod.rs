@@ -8,7 +8,11 @@ pub(crate) mod admin;
 mod checkpoint;
 mod compare;
 mod conditional;
+mod docs;
+mod indexes;
 pub(crate) mod kv;
+pub(crate) mod query;
+mod query_stream;
 mod scan;
 mod snapshots;
 pub(crate) mod txn;
@@ -42,7 +46,7 @@ pub(crate) struct Shared {
     pub snapshots: SnapshotRegistry,
     /// Open interactive transactions.
     pub txns: TxnRegistry,
-    /// One permit per running scan.
+    /// One permit per running scan or query.
     pub scans: Arc<Semaphore>,
     /// One permit per open client connection.
     pub connections: Arc<Semaphore>,

@@ -1,4 +1,5 @@
-//! The streaming scan: one blocking producer per call feeding a small bounded channel.
+//! The streaming scan: one blocking producer per call feeding a small bounded channel (the
+//! producer machinery is shared with the streaming query, `query_stream.rs`).
 //!
 //! The producer owns an engine iterator at one snapshot and sends chunks of at most
 //! `chunk_size` entries or about [`CHUNK_BYTES`] bytes. The channel holds two chunks, so a
@@ -28,11 +29,19 @@ const DEFAULT_CHUNK_ENTRIES: usize = 1000;
 /// Most entries per chunk a request may ask for.
 const MAX_CHUNK_ENTRIES: usize = 10_000;
 /// A chunk is closed once it holds about this many bytes (or less, to fit max_message_bytes).
-const CHUNK_BYTES: usize = 1 << 20;
+pub(crate) const CHUNK_BYTES: usize = 1 << 20;
 /// Chunks buffered between the producer and the network.
 const CHANNEL_CHUNKS: usize = 2;
 /// Protobuf framing per entry, roughly (tags and lengths).
-const ENTRY_OVERHEAD: usize = 16;
+pub(crate) const ENTRY_OVERHEAD: usize = 16;
+
+/// Entries per chunk for a request's `chunk_size` (0: the default; capped).
+pub(crate) fn chunk_entries(requested: u32) -> usize {
+    match requested as usize {
+        0 => DEFAULT_CHUNK_ENTRIES,
+        n => n.min(MAX_CHUNK_ENTRIES),
+    }
+}
 
 /// A validated scan request.
 #[derive(Debug, Clone)]
@@ -51,10 +60,7 @@ impl ScanPlan {
         if req.limit < 0 {
             return Err(invalid(format!("limit: {} is negative; use 0 for no limit", req.limit)));
         }
-        let chunk_entries = match req.chunk_size as usize {
-            0 => DEFAULT_CHUNK_ENTRIES,
-            n => n.min(MAX_CHUNK_ENTRIES),
-        };
+        let chunk_entries = chunk_entries(req.chunk_size);
         Ok(ScanPlan {
             range,
             reverse: req.reverse,
@@ -78,38 +84,45 @@ pub(crate) fn start(shared: &Arc<Shared>, plan: ScanPlan, snapshot_id: u64, seqn
         ))
     })?;
     let snap = shared.read_point(snapshot_id, seqno)?;
-    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let shared = shared.clone();
-    tokio::task::spawn_blocking(move || {
+    let rx = spawn_producer(move |tx| {
         let _permit = permit;
-        match produce(&shared, &plan, &snap, &tx) {
-            Ok(()) => {}
-            // Past the deadline the client is not waiting; never block for it.
-            Err(s) if s.code() == tonic::Code::DeadlineExceeded => {
-                let _ = tx.try_send(Err(s));
-            }
-            // The client may be gone already; then there is no one to tell.
-            Err(s) => {
-                let _ = tx.blocking_send(Err(s));
-            }
-        }
+        produce(&shared, &plan, &snap, tx)
     });
     Ok(ReceiverStream::new(rx))
 }
 
+/// Runs `produce` on the blocking pool, feeding a channel of [`CHANNEL_CHUNKS`] messages
+/// whose receiver is returned; an error `produce` returns ends the stream.
+pub(crate) fn spawn_producer<T, F>(produce: F) -> mpsc::Receiver<Result<T, Status>>
+where
+    T: Send + 'static,
+    F: FnOnce(&mpsc::Sender<Result<T, Status>>) -> Result<(), Status> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    tokio::task::spawn_blocking(move || match produce(&tx) {
+        Ok(()) => {}
+        // Past the deadline the client is not waiting; never block for it.
+        Err(s) if s.code() == tonic::Code::DeadlineExceeded => {
+            let _ = tx.try_send(Err(s));
+        }
+        // The client may be gone already; then there is no one to tell.
+        Err(s) => {
+            let _ = tx.blocking_send(Err(s));
+        }
+    });
+    rx
+}
+
 /// Outcome of handing a chunk to the network.
-enum Sent {
+pub(crate) enum Sent {
     Ok,
     ClientGone,
 }
 
 /// Queues `msg`, waiting for room for at most until the deadline: a client that stops
 /// reading cannot hold the producer (its thread and snapshot) past its own deadline.
-fn send(
-    tx: &mpsc::Sender<Result<ScanResponse, Status>>,
-    msg: ScanResponse,
-    deadline: Option<Instant>,
-) -> Result<Sent, Status> {
+pub(crate) fn send<T>(tx: &mpsc::Sender<Result<T, Status>>, msg: T, deadline: Option<Instant>) -> Result<Sent, Status> {
     let sent = match deadline {
         None => tx.blocking_send(Ok(msg)).is_ok(),
         // The producer runs on tokio's blocking pool, where blocking on a future is allowed.
@@ -123,8 +136,8 @@ fn send(
     Ok(if sent { Sent::Ok } else { Sent::ClientGone })
 }
 
-fn deadline_exceeded() -> Status {
-    status(ErrorKind::DeadlineExceeded, "scan deadline exceeded")
+pub(crate) fn deadline_exceeded() -> Status {
+    status(ErrorKind::DeadlineExceeded, "stream deadline exceeded")
 }
 
 fn produce(

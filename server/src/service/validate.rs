@@ -14,6 +14,9 @@ pub(crate) const MAX_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 /// Room in a response for everything but keys and values.
 const RESPONSE_OVERHEAD: usize = 1024;
 
+/// Longest SQL text a query may have, in bytes.
+pub(crate) const MAX_SQL_BYTES: usize = 64 << 10;
+
 /// The limits requests are checked against.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
@@ -81,6 +84,14 @@ impl Limits {
         Ok(())
     }
 
+    /// A document: its key (non-empty, at most `max_key` bytes; the engine checks the
+    /// `namespace/id` form) and its JSON text (at most `max_value` bytes; parsed later, off
+    /// the executor). `prefix` precedes the field names `key` and `json` in messages.
+    pub(crate) fn doc(&self, prefix: &dyn Fn() -> String, key: &str, json: &str) -> Result<(), Status> {
+        self.key(&|| format!("{}key", prefix()), key.as_bytes())?;
+        self.value(&|| format!("{}json", prefix()), json.as_bytes())
+    }
+
     /// Bytes of keys and values one response may carry.
     pub(crate) fn response_budget(&self) -> usize {
         self.max_message.saturating_sub(RESPONSE_OVERHEAD)
@@ -97,6 +108,25 @@ impl Limits {
         }
         Ok(())
     }
+}
+
+/// SQL text: non-empty and at most [`MAX_SQL_BYTES`].
+pub(crate) fn sql(text: &str) -> Result<(), Status> {
+    if text.trim().is_empty() {
+        return Err(invalid("sql: must not be empty"));
+    }
+    if text.len() > MAX_SQL_BYTES {
+        return Err(invalid(format!("sql: {} bytes exceed the maximum of {MAX_SQL_BYTES}", text.len())));
+    }
+    Ok(())
+}
+
+/// A name the engine checks further (a namespace, an index name): required.
+pub(crate) fn required(field: &str, value: &str) -> Result<(), Status> {
+    if value.is_empty() {
+        return Err(invalid(format!("{field}: required")));
+    }
+    Ok(())
 }
 
 /// A validated key range: `lower` inclusive, `upper` exclusive, either open.
@@ -152,6 +182,18 @@ mod tests {
         assert_eq!(l.ttl(&f, 0).unwrap(), None);
         assert!(l.ttl(&f, MAX_TTL_MS + 1).is_err());
         assert!(l.batch_len("ops", 3).is_err());
+        let doc = || "put.".to_string();
+        assert!(l.doc(&doc, "a/b", "{}").is_ok());
+        assert!(l.doc(&doc, "", "{}").unwrap_err().message().starts_with("put.key:"));
+        assert!(l.doc(&doc, "a/b", "{\"x\": 100}").unwrap_err().message().starts_with("put.json:"));
+    }
+
+    #[test]
+    fn sql_and_names() {
+        assert!(sql("SELECT * FROM t").is_ok());
+        assert!(sql("  ").unwrap_err().message().contains("must not be empty"));
+        assert!(sql(&"x".repeat(MAX_SQL_BYTES + 1)).is_err());
+        assert!(required("name", "").unwrap_err().message().contains("name: required"));
     }
 
     #[test]

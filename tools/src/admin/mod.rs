@@ -4,7 +4,8 @@
 //! * [`wal_dump`] and [`manifest_dump`]: print a log's records and a manifest's edits.
 //! * [`store`]: the backup directory: a content store of tables shared by every backup, and
 //!   one JSON manifest per backup; listing, deleting and garbage collection.
-//! * [`query`]: SQL over a database's documents, and its secondary indexes.
+//! * [`query`]: SQL over a database's documents, and its secondary indexes; [`query_remote`]:
+//!   the same through a running server.
 //! * [`backup`] and [`restore`]: incremental point-in-time backups via `Db::checkpoint`, and
 //!   verified restores.
 //!
@@ -15,6 +16,7 @@ pub mod backup;
 pub mod manifest_dump;
 pub mod manifest_log;
 pub mod query;
+pub mod query_remote;
 pub mod restore;
 pub mod store;
 pub mod verify;

@@ -1,10 +1,12 @@
 //! `kvd-admin query` and `kvd-admin indexes`: SQL over a closed database's documents, and the
-//! state, build progress and consistency of its secondary indexes.
+//! state, build progress and consistency of its secondary indexes. The same over a running
+//! server's `kvd.v1.Query` service is in [`query_remote`](super::query_remote).
 
 use std::io::{self, Write};
 use std::path::Path;
 
-use kvd::query::QueryOptions;
+use kvd::index::IndexStatus;
+use kvd::query::{QueryOptions, Row};
 use kvd::{Db, Options};
 use serde::Serialize;
 use serde_json::Value;
@@ -35,18 +37,31 @@ pub fn run(db_dir: &Path, sql: &str, page_size: Option<usize>, continuation: Opt
     let db = open(db_dir)?;
     let opts = QueryOptions { page_size, continuation, ..Default::default() };
     let mut rows_iter = db.query_with(sql, &opts)?;
-    // Rows are JSON objects, whose keys serde_json keeps sorted: take the SELECT order from
-    // the plan, and for `SELECT *` the keys as they come.
-    let mut columns: Vec<String> = Vec::new();
-    if let Some(cols) = rows_iter.columns() {
-        if !rows_iter.plan().select.is_aggregate() && cols != ["plan"] {
-            columns.push("_key".into());
+    let columns = rows_iter.columns();
+    let keyed = !rows_iter.plan().select.is_aggregate() && columns.as_deref() != Some(&["plan".to_string()][..]);
+    let rows = rows_iter.by_ref().collect::<kvd::Result<Vec<Row>>>()?;
+    let continuation = rows_iter.continuation().map(str::to_string);
+    Ok(output(columns, keyed, rows, continuation))
+}
+
+/// The output of a query whose columns are `columns` (`None` for `SELECT *`), whose rows
+/// are documents with keys when `keyed`. Rows are JSON objects, whose keys serde_json keeps
+/// sorted: the columns come in SELECT order, and for `SELECT *` as the keys come.
+pub(crate) fn output(
+    columns: Option<Vec<String>>,
+    keyed: bool,
+    rows: Vec<Row>,
+    continuation: Option<String>,
+) -> QueryOutput {
+    let mut names: Vec<String> = Vec::new();
+    if let Some(cols) = columns {
+        if keyed {
+            names.push("_key".into());
         }
-        columns.extend(cols);
+        names.extend(cols);
     }
-    let mut rows = Vec::new();
-    for r in rows_iter.by_ref() {
-        let r = r?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
         let mut obj = serde_json::Map::new();
         if let Some(k) = r.key {
             obj.insert("_key".into(), Value::String(k));
@@ -58,14 +73,13 @@ pub fn run(db_dir: &Path, sql: &str, page_size: Option<usize>, continuation: Opt
             }
         }
         for k in obj.keys() {
-            if !columns.contains(k) {
-                columns.push(k.clone());
+            if !names.contains(k) {
+                names.push(k.clone());
             }
         }
-        rows.push(Value::Object(obj));
+        out.push(Value::Object(obj));
     }
-    let continuation = rows_iter.continuation().map(str::to_string);
-    Ok(QueryOutput { columns, rows, continuation })
+    QueryOutput { columns: names, rows: out, continuation }
 }
 
 fn cell(v: Option<&Value>) -> String {
@@ -123,6 +137,19 @@ pub struct IndexRow {
     pub docs_scanned: u64,
 }
 
+impl From<&IndexStatus> for IndexRow {
+    fn from(s: &IndexStatus) -> IndexRow {
+        let def = &s.def;
+        IndexRow {
+            index: def.qualified_name(),
+            fields: def.fields.iter().map(|f| format!("{}:{}", f.path, f.field_type.name())).collect(),
+            unique: def.unique,
+            state: format!("{:?}", def.state).to_lowercase(),
+            docs_scanned: s.docs_scanned,
+        }
+    }
+}
+
 /// What `kvd-admin indexes` found.
 #[derive(Debug, Serialize)]
 pub struct IndexesOutput {
@@ -142,14 +169,7 @@ pub fn indexes(db_dir: &Path, resume: bool, verify: bool) -> Result<IndexesOutpu
     let resumed = if resume { db.resume_index_builds()? } else { Vec::new() };
     let mut rows = Vec::new();
     for def in db.list_indexes(None)? {
-        let status = db.index_status(&def.namespace, &def.name)?;
-        rows.push(IndexRow {
-            index: def.qualified_name(),
-            fields: def.fields.iter().map(|f| format!("{}:{}", f.path, f.field_type.name())).collect(),
-            unique: def.unique,
-            state: format!("{:?}", def.state).to_lowercase(),
-            docs_scanned: status.docs_scanned,
-        });
+        rows.push(IndexRow::from(&db.index_status(&def.namespace, &def.name)?));
     }
     let problems = if verify { Some(db.verify_indexes()?.problems) } else { None };
     db.close()?;

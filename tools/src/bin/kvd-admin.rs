@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use kvd_tools::admin::backup::{self, Source};
 use kvd_tools::admin::restore::{self, RestoreOptions};
 use kvd_tools::admin::store::{format_utc, BackupStore};
-use kvd_tools::admin::{manifest_dump, query, verify, wal_dump};
+use kvd_tools::admin::{manifest_dump, query, query_remote, verify, wal_dump};
 use kvd_tools::bytes::Encoding;
 use kvd_tools::progress::Progress;
 use kvd_tools::{std_fs, Error, Result, EXIT_CORRUPT, EXIT_OK};
@@ -107,10 +107,11 @@ enum Command {
     },
     /// Run a SQL query (`SELECT ... FROM namespace ...`, or `EXPLAIN SELECT ...`) over the
     /// documents of a database; prints a table, or the rows as JSON with --json. The database
-    /// must be closed.
+    /// must be closed, or be named by the address of the server running it.
     Query {
-        /// The database directory.
-        db_dir: PathBuf,
+        /// A database directory (opened by this tool, so it must not be open elsewhere), or a
+        /// running server's address.
+        source: String,
         /// The query.
         sql: String,
         /// Print at most this many rows, then a continuation token if more remain.
@@ -121,10 +122,12 @@ enum Command {
         continuation: Option<String>,
     },
     /// List the secondary indexes of a database with their state and build progress. The
-    /// database must be closed.
+    /// database must be closed, or be named by the address of the server running it (which
+    /// lists only: --resume and --verify need the directory).
     Indexes {
-        /// The database directory.
-        db_dir: PathBuf,
+        /// A database directory (opened by this tool, so it must not be open elsewhere), or a
+        /// running server's address.
+        source: String,
         /// Finish index builds a crash interrupted.
         #[arg(long)]
         resume: bool,
@@ -303,8 +306,11 @@ fn run(cli: &Cli, progress: &Progress, out: &mut dyn Write) -> Result<u8> {
             }
             Ok(EXIT_OK)
         }
-        Command::Query { db_dir, sql, page_size, continuation } => {
-            let q = query::run(db_dir, sql, *page_size, continuation.clone())?;
+        Command::Query { source, sql, page_size, continuation } => {
+            let q = match Source::parse(source) {
+                Source::Dir(dir) => query::run(&dir, sql, *page_size, continuation.clone())?,
+                Source::Server(addr) => query_remote::run(&addr, sql, *page_size, continuation.clone())?,
+            };
             if cli.json {
                 json(out, &q)?;
             } else {
@@ -312,8 +318,11 @@ fn run(cli: &Cli, progress: &Progress, out: &mut dyn Write) -> Result<u8> {
             }
             Ok(EXIT_OK)
         }
-        Command::Indexes { db_dir, resume, verify } => {
-            let r = query::indexes(db_dir, *resume, *verify)?;
+        Command::Indexes { source, resume, verify } => {
+            let r = match Source::parse(source) {
+                Source::Dir(dir) => query::indexes(&dir, *resume, *verify)?,
+                Source::Server(addr) => query_remote::indexes(&addr, *resume, *verify)?,
+            };
             let ok = r.problems.as_ref().is_none_or(Vec::is_empty);
             if cli.json {
                 json(out, &r)?;
