@@ -107,7 +107,9 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-        Ok(Server { shared: Arc::new(Shared::new(Arc::new(db), config, local_addr)), listener })
+        let db = Arc::new(db);
+        resume_index_builds(&db);
+        Ok(Server { shared: Arc::new(Shared::new(db, config, local_addr)), listener })
     }
 
     /// The address the server listens on.
@@ -267,4 +269,23 @@ where
     F: Future<Output = ()> + Send,
 {
     Server::bind(config).await?.serve(shutdown).await
+}
+
+/// Finishes, in the background, index builds a crash interrupted (they stay `building`, and
+/// unused by queries, until then), so a restarted server needs no offline `kvd-admin` step.
+/// Requests are served meanwhile; a failure is logged and the index stays `building`.
+fn resume_index_builds(db: &Arc<kvd::Db>) {
+    let db = db.clone();
+    let spawned =
+        std::thread::Builder::new().name("kvd-index-resume".into()).spawn(move || match db.resume_index_builds() {
+            Ok(done) if done.is_empty() => {}
+            Ok(done) => {
+                let names: Vec<String> = done.iter().map(|d| format!("{}/{}", d.namespace, d.name)).collect();
+                tracing::info!(indexes = ?names, "finished index builds interrupted by a restart");
+            }
+            Err(e) => tracing::warn!(error = %e, "resuming interrupted index builds failed; they stay building"),
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the index-resume thread");
+    }
 }
