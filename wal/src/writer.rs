@@ -1,6 +1,6 @@
 //! [`LogWriter`]: frames payloads into one log file.
 
-use kvd_base::fs::WritableFile;
+use kvd_base::fs::{Reserve, WritableFile};
 
 use crate::format::{RecordType, BLOCK_SIZE, HEADER_SIZE};
 use crate::{file_header, record, Error, Result};
@@ -35,6 +35,8 @@ pub struct LogWriter {
     poisoned: bool,
     /// Space is reserved in steps of this many bytes; 0 = never.
     preallocate_step: u64,
+    /// How space is reserved.
+    reserve: Reserve,
     /// The file size reserved so far.
     reserved: u64,
 }
@@ -56,16 +58,23 @@ impl LogWriter {
     /// The header is appended, not flushed or synced: the caller decides (see
     /// [`crate::Wal::create`], which syncs it before the file's directory entry).
     pub fn new(file: Box<dyn WritableFile>, log_number: u64) -> Result<LogWriter> {
-        Self::with_preallocation(file, log_number, 0)
+        Self::with_preallocation(file, log_number, 0, Reserve::Allocate)
     }
 
     /// As [`new`](Self::new), and reserves file space `step` bytes at a time ahead of the
     /// appends (0 disables it). Appends into reserved space do not change the file's size, so
     /// each fsync writes data only instead of data plus a size change: on ext4 that halves
     /// the cost of a small synced append. The unwritten rest of the file reads as zeroes,
-    /// which the reader takes as the end of the log (`docs/format/wal.md`). Preallocation
-    /// failures are ignored (the file then simply grows); the appends report real errors.
-    pub fn with_preallocation(file: Box<dyn WritableFile>, log_number: u64, step: u64) -> Result<LogWriter> {
+    /// which the reader takes as the end of the log (`docs/format/wal.md`). `reserve` says
+    /// whether the zeroes are also written (worth it when every append is synced: see
+    /// [`Reserve`]). Preallocation failures are ignored (the file then simply grows); the
+    /// appends report real errors.
+    pub fn with_preallocation(
+        file: Box<dyn WritableFile>,
+        log_number: u64,
+        step: u64,
+        reserve: Reserve,
+    ) -> Result<LogWriter> {
         debug_assert!(file.is_empty(), "LogWriter needs an empty file");
         let mut w = LogWriter {
             file,
@@ -74,6 +83,7 @@ impl LogWriter {
             buf: Vec::new(),
             poisoned: false,
             preallocate_step: step,
+            reserve,
             reserved: 0,
         };
         w.frame(RecordType::FileHeader, &file_header::encode(log_number));
@@ -167,7 +177,7 @@ impl LogWriter {
             return;
         }
         let target = end.div_ceil(self.preallocate_step).saturating_mul(self.preallocate_step);
-        match self.file.preallocate(target) {
+        match self.file.preallocate(target, self.reserve) {
             Ok(()) => self.reserved = target,
             Err(e) => {
                 // Not fatal: without a reservation the file grows as appends land.
@@ -278,7 +288,7 @@ mod tests {
         let fs = MemFs::new();
         let path = Path::new("/1.log");
         let step = 4096;
-        let mut w = LogWriter::with_preallocation(fs.create(path).unwrap(), 1, step).unwrap();
+        let mut w = LogWriter::with_preallocation(fs.create(path).unwrap(), 1, step, Reserve::Allocate).unwrap();
         assert_eq!(fs.file_size(path).unwrap(), step);
         w.add_record(&[9; 5000]).unwrap();
         assert_eq!(fs.file_size(path).unwrap(), 2 * step);

@@ -108,8 +108,8 @@ impl WritableFile for FaultWritable {
     }
     // Not a counted operation: preallocation is an optimisation whose failure callers
     // ignore, so failing it would inject nothing.
-    fn preallocate(&mut self, len: u64) -> Result<()> {
-        self.inner.preallocate(len)
+    fn preallocate(&mut self, len: u64, how: super::Reserve) -> Result<()> {
+        self.inner.preallocate(len, how)
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{FileLock, Fs, RandomAccessFile, WritableFile};
+use super::{FileLock, Fs, RandomAccessFile, Reserve, WritableFile};
 use crate::{Error, Result};
 
 #[derive(Default, Clone)]
@@ -158,7 +158,7 @@ impl WritableFile for MemWritable {
         self.len
     }
 
-    fn preallocate(&mut self, len: u64) -> Result<()> {
+    fn preallocate(&mut self, len: u64, _how: Reserve) -> Result<()> {
         let mut i = self.inode.lock();
         i.allocated = i.allocated.max(usize::try_from(len).unwrap_or(usize::MAX));
         Ok(())
@@ -322,7 +322,7 @@ mod tests {
         let p = d.join("log");
         let mut f = fs.create(&p).unwrap();
         f.append(b"head").unwrap();
-        f.preallocate(16).unwrap();
+        f.preallocate(16, Reserve::Allocate).unwrap();
         f.append(b"-more").unwrap();
         assert_eq!(f.len(), 9, "appends land after what was appended, not after the reservation");
         assert_eq!(fs.read_all(&p).unwrap(), b"head-more\0\0\0\0\0\0\0");
@@ -331,7 +331,7 @@ mod tests {
         assert!(fs.read_all(&p).unwrap().is_empty(), "neither bytes nor reservation were synced");
 
         let mut f = fs.create(&p).unwrap();
-        f.preallocate(8).unwrap();
+        f.preallocate(8, Reserve::WriteZeroes).unwrap();
         f.append(b"ab").unwrap();
         f.sync().unwrap();
         f.append(b"cd").unwrap();

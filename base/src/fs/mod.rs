@@ -19,6 +19,16 @@ pub use fault_fs::{FaultFs, INJECTED_FAULT};
 pub use mem_fs::MemFs;
 pub use std_fs::StdFs;
 
+/// How [`WritableFile::preallocate`] reserves space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    /// Allocate blocks only (`fallocate`): cheap, but the first write into each block still
+    /// changes metadata.
+    Allocate,
+    /// Allocate and write zeroes: costs the write, saves every later sync a metadata change.
+    WriteZeroes,
+}
+
 /// A file opened for appending. Not shared between threads without external locking.
 pub trait WritableFile: Send + Sync {
     /// Appends `data` (possibly only to a user-space buffer).
@@ -36,8 +46,13 @@ pub trait WritableFile: Send + Sync {
     /// not a file-size change as well (one journal commit fewer per fsync on ext4/xfs).
     /// The new size is durable after the next `sync`.
     ///
+    /// With [`Reserve::WriteZeroes`] the zeroes are also written (not synced), so that once
+    /// synced, later appends into the space are pure overwrites: on ext4 the first write into
+    /// merely allocated ("unwritten") space changes extent metadata, whose journal commit
+    /// queues behind any other I/O on the disk.
+    ///
     /// An optimisation: file systems that cannot reserve space may do nothing (the default).
-    fn preallocate(&mut self, _len: u64) -> Result<()> {
+    fn preallocate(&mut self, _len: u64, _how: Reserve) -> Result<()> {
         Ok(())
     }
     /// True when nothing was appended.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use fs2::FileExt as _;
 
-use super::{FileLock, Fs, RandomAccessFile, WritableFile};
+use super::{FileLock, Fs, RandomAccessFile, Reserve, WritableFile};
 use crate::{Error, Result};
 
 /// The real file system.
@@ -41,10 +41,24 @@ impl WritableFile for StdWritable {
         self.len
     }
 
-    fn preallocate(&mut self, len: u64) -> Result<()> {
+    fn preallocate(&mut self, len: u64, how: Reserve) -> Result<()> {
+        let file = self.out.get_ref();
+        let from = file.metadata().map_err(|e| Error::io("stat", &self.path, e))?.len().max(self.len);
         // fallocate(2) mode 0: allocates and extends the size; the write position of the
         // handle (the end of what was appended) does not move.
-        fs2::FileExt::allocate(self.out.get_ref(), len).map_err(|e| Error::io("preallocate", &self.path, e))
+        fs2::FileExt::allocate(file, len).map_err(|e| Error::io("preallocate", &self.path, e))?;
+        if how == Reserve::WriteZeroes {
+            // Positioned writes past everything appended (buffered bytes included), so the
+            // append position is untouched.
+            static ZEROES: [u8; 64 * 1024] = [0; 64 * 1024];
+            let mut at = from;
+            while at < len {
+                let n = (len - at).min(ZEROES.len() as u64) as usize;
+                file.write_all_at(&ZEROES[..n], at).map_err(|e| Error::io("preallocate", &self.path, e))?;
+                at += n as u64;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -176,13 +190,15 @@ mod tests {
         let mut f = StdFs.create(&p).unwrap();
         f.append(b"abc").unwrap();
         f.flush().unwrap();
-        f.preallocate(4096).unwrap();
+        f.preallocate(4096, Reserve::Allocate).unwrap();
         f.append(b"def").unwrap();
+        f.preallocate(200_000, Reserve::WriteZeroes).unwrap();
+        f.append(b"ghi").unwrap();
         f.sync().unwrap();
-        assert_eq!(f.len(), 6);
+        assert_eq!(f.len(), 9);
         let data = StdFs.read_all(&p).unwrap();
-        assert_eq!(data.len(), 4096);
-        assert_eq!(&data[..6], b"abcdef");
-        assert!(data[6..].iter().all(|&b| b == 0));
+        assert_eq!(data.len(), 200_000);
+        assert_eq!(&data[..9], b"abcdefghi");
+        assert!(data[9..].iter().all(|&b| b == 0));
     }
 }
