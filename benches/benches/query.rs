@@ -4,7 +4,10 @@
 //! 1. Selectivity: `KVD_QUERY_DOCS` documents (default 1,000,000) with a field `cat` uniform
 //!    over 100 values; `SELECT * FROM d WHERE cat = 42` (1% of the rows) with the index and
 //!    with a forced full scan, median of several runs, plus the online build time.
-//!    The database is compacted first; a breakdown shows where the indexed query's time goes.
+//!    The database is compacted first; a breakdown shows where the indexed query's time goes
+//!    (entry scan, document reads one `get` each and as one `multi_get`, JSON parse). With
+//!    `KVD_QUERY_PROFILE_SECS=s` the bench then loops the indexed query for `s` seconds and
+//!    exits, for a profiler attached by pid.
 //! 2. Write overhead: `KVD_QUERY_PUTS` single-document `put_doc` calls (default 100,000) into
 //!    a namespace with 0, 1 and 3 indexes.
 //!
@@ -82,6 +85,7 @@ fn selectivity(n: u64) -> (Duration, Duration, Duration, Duration, usize) {
     db.compact_range(None, None).expect("compact");
     let sql = "SELECT * FROM d WHERE cat = 42";
     breakdown(&db);
+    profile_loop(&db, sql);
     println!("plan: {}", db.explain(sql).expect("explain").to_string().trim().replace('\n', " | "));
     let (indexed, rows) = time_query(&db, sql, false, 7);
     let (full, full_rows) = time_query(&db, sql, true, 3);
@@ -96,25 +100,73 @@ fn selectivity(n: u64) -> (Duration, Duration, Duration, Duration, usize) {
     (load_time, build, indexed, full, rows)
 }
 
-/// Where the indexed query's time goes: the entry scan, the document reads, the parsing.
+/// With `KVD_QUERY_PROFILE_SECS=s`, runs the indexed query in a loop for `s` seconds and
+/// exits, so a profiler attached then (`perf record -p`) sees only that path.
+fn profile_loop(db: &Db, sql: &str) {
+    let secs = env("KVD_QUERY_PROFILE_SECS", 0);
+    if secs == 0 {
+        return;
+    }
+    println!("profiling: pid {}", std::process::id());
+    let before = db.stats();
+    let t = Instant::now();
+    let mut runs = 0u64;
+    while t.elapsed() < Duration::from_secs(secs) {
+        for r in db.query(sql).expect("query") {
+            r.expect("row");
+        }
+        runs += 1;
+    }
+    let after = db.stats();
+    println!(
+        "profiled {runs} runs, {:.2?} each; per run {} block cache hits, {} misses; files per level {:?}",
+        t.elapsed() / runs.max(1) as u32,
+        (after.block_cache_hits - before.block_cache_hits) / runs.max(1),
+        (after.block_cache_misses - before.block_cache_misses) / runs.max(1),
+        after.levels.iter().map(|l| l.files).collect::<Vec<_>>(),
+    );
+    std::process::exit(0);
+}
+
+/// Where the indexed query's time goes: the entry scan, the document reads (one `get` each,
+/// or one sorted `multi_get`), the parsing. Each part is the median of 5 rounds, the two
+/// ways of reading alternating so that neither inherits a cache the other warmed.
 fn breakdown(db: &Db) {
     let def = &db.list_indexes(Some("d")).expect("list")[0];
     let mut prefix = kvd::index::keys::entry_prefix(def.id);
     prefix.extend_from_slice(&kvd::index::encoding::encoded(Some(&json!(42))));
     let end = kvd::prefix_successor(&prefix).expect("successor");
-    let t = Instant::now();
-    let ids: Vec<Vec<u8>> =
-        db.scan(Some(&prefix), Some(&end)).map(|r| r.expect("entry").0[prefix.len()..].to_vec()).collect();
-    let scan = t.elapsed();
-    let t = Instant::now();
-    let docs: Vec<Vec<u8>> =
-        ids.iter().map(|id| db.get(&[b"d/", &id[..]].concat()).expect("get").expect("doc")).collect();
-    let gets = t.elapsed();
-    let t = Instant::now();
-    let n = docs.iter().filter(|d| serde_json::from_slice::<serde_json::Value>(d).expect("json").is_object()).count();
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (mut scans, mut gets, mut multis, mut parses) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut n = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let keys: Vec<Vec<u8>> = db
+            .scan(Some(&prefix), Some(&end))
+            .map(|r| [b"d/", &r.expect("entry").0[prefix.len()..]].concat())
+            .collect();
+        scans.push(t.elapsed());
+        let t = Instant::now();
+        let docs: Vec<Vec<u8>> = keys.iter().map(|k| db.get(k).expect("get").expect("doc")).collect();
+        gets.push(t.elapsed());
+        let t = Instant::now();
+        let batched = db.multi_get(&keys, &kvd::ReadOptions::default()).expect("multi_get");
+        multis.push(t.elapsed());
+        assert!(batched.iter().zip(&docs).all(|(b, d)| b.as_ref() == Some(d)));
+        let t = Instant::now();
+        n = docs.iter().filter(|d| serde_json::from_slice::<serde_json::Value>(d).expect("json").is_object()).count();
+        parses.push(t.elapsed());
+    }
     println!(
-        "breakdown over {n} rows: entry scan {scan:.2?}, document gets {gets:.2?}, JSON parse {:.2?}",
-        t.elapsed()
+        "breakdown over {n} rows: entry scan {:.2?}, document reads: one get each {:.2?}, one multi_get {:.2?}; \
+         JSON parse {:.2?}",
+        median(scans),
+        median(gets),
+        median(multis),
+        median(parses),
     );
 }
 

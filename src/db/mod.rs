@@ -6,6 +6,7 @@ mod checkpoint;
 mod compact;
 mod flush;
 mod iter;
+mod multi_get;
 mod open;
 mod read;
 mod snapshot;

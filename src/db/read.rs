@@ -42,12 +42,20 @@ pub(crate) fn lookup(db: &DbInner, key: &[u8], seq: SeqNo) -> Result<Option<Entr
 /// Resolves an entry to the user's value: `None` for tombstones and expired values.
 pub(crate) fn visible_value(entry: Entry, now_millis: u64) -> Result<Option<Vec<u8>>> {
     match entry.kind {
-        ValueKind::Delete => Ok(None),
         ValueKind::Put => Ok(Some(entry.value)),
+        kind => Ok(visible_slice(kind, &entry.value, now_millis)?.map(<[u8]>::to_vec)),
+    }
+}
+
+/// [`visible_value`] over a borrowed stored value: the one rule every point read
+/// (`get`, `multi_get`) applies. A malformed expiring value is a corruption error.
+pub(crate) fn visible_slice(kind: ValueKind, stored: &[u8], now_millis: u64) -> Result<Option<&[u8]>> {
+    match kind {
+        ValueKind::Delete => Ok(None),
+        ValueKind::Put => Ok(Some(stored)),
         ValueKind::PutWithExpiry => {
-            let (expires, value) =
-                decode_expiring_value(&entry.value).map_err(|e| Error::from(e.in_file("value", 0)))?;
-            Ok((expires > now_millis).then(|| value.to_vec()))
+            let (expires, value) = decode_expiring_value(stored).map_err(|e| Error::from(e.in_file("value", 0)))?;
+            Ok((expires > now_millis).then_some(value))
         }
     }
 }

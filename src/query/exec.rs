@@ -26,7 +26,84 @@ enum Pos {
 
 enum Source {
     Full(Scan),
-    Index { scan: Scan, fields: usize, name: String },
+    Index(IndexSource),
+}
+
+/// Documents named by index entries, read in batches: up to `batch` entries are taken from
+/// the scan and their documents read with one [`Db::multi_get`] at the query's snapshot
+/// (which looks them up in key order, sharing files and blocks), then handed out in index
+/// order. Batches start small, so a query stopped early by a LIMIT reads few documents
+/// ahead, and double up to [`MAX_BATCH`].
+struct IndexSource {
+    scan: Scan,
+    fields: usize,
+    name: String,
+    batch: usize,
+    /// Entries read and their documents, in index order.
+    pending: VecDeque<Pending>,
+    /// An error from the entry scan, reported once the entries before it are handed out.
+    failed: Option<Error>,
+}
+
+/// One index entry and the document it names.
+struct Pending {
+    entry: Vec<u8>,
+    id: Vec<u8>,
+    key: Vec<u8>,
+    /// `None` until read, and after reading when the document is missing.
+    doc: Option<Vec<u8>>,
+}
+
+const FIRST_BATCH: usize = 16;
+const MAX_BATCH: usize = 512;
+
+impl IndexSource {
+    fn new(scan: Scan, fields: usize, name: String) -> Self {
+        IndexSource { scan, fields, name, batch: FIRST_BATCH, pending: VecDeque::new(), failed: None }
+    }
+
+    /// The next entry with its document (in `doc`), reading the next batch when none is
+    /// pending; an entry naming no document is a corruption error.
+    fn next(&mut self, db: &Db, ns: &str, ro: &ReadOptions<'_>) -> Option<Result<Pending>> {
+        if self.pending.is_empty() {
+            if let Err(e) = self.fill(db, ns, ro) {
+                return Some(Err(e));
+            }
+        }
+        let Some(p) = self.pending.pop_front() else {
+            return self.failed.take().map(Err);
+        };
+        Some(match p.doc {
+            Some(_) => Ok(p),
+            None => Err(Error::corruption(
+                format!("index {}", self.name),
+                0,
+                format!("entry {} names a missing document", to_hex(&p.entry)),
+            )),
+        })
+    }
+
+    fn fill(&mut self, db: &Db, ns: &str, ro: &ReadOptions<'_>) -> Result<()> {
+        if self.failed.is_some() {
+            return Ok(());
+        }
+        for r in self.scan.by_ref().take(self.batch) {
+            match r.and_then(|(entry, value)| Ok((entry_doc_id(&entry, &value, self.fields)?, entry))) {
+                Ok((id, entry)) => self.pending.push_back(Pending { key: doc_key(ns, &id), entry, id, doc: None }),
+                Err(e) => {
+                    self.failed = Some(e);
+                    break;
+                }
+            }
+        }
+        self.batch = (self.batch * 2).min(MAX_BATCH);
+        let keys: Vec<&[u8]> = self.pending.iter().map(|p| p.key.as_slice()).collect();
+        let docs = db.multi_get(&keys, ro)?;
+        for (p, doc) in self.pending.iter_mut().zip(docs) {
+            p.doc = doc;
+        }
+        Ok(())
+    }
 }
 
 enum Mode {
@@ -178,19 +255,10 @@ impl<'db> Rows<'db> {
                 let id = String::from_utf8_lossy(&key[ns.len() + 1..]).into_owned();
                 Ok((Doc { id: Value::String(id), body }, key))
             }),
-            Source::Index { scan, fields, name } => scan.next().map(|r| {
-                let (entry, value) = r?;
-                let id = entry_doc_id(&entry, &value, *fields)?;
-                let key = doc_key(ns, &id);
-                let Some(bytes) = self.db.get_opt(&key, &self.read_opts())? else {
-                    return Err(Error::corruption(
-                        format!("index {name}"),
-                        0,
-                        format!("entry {} names a missing document", to_hex(&entry)),
-                    ));
-                };
-                let body = parse_doc(&key, &bytes)?;
-                Ok((Doc { id: Value::String(String::from_utf8_lossy(&id).into_owned()), body }, entry))
+            Source::Index(ix) => ix.next(self.db, ns, &self.read_opts()).map(|r| {
+                let p = r?;
+                let body = parse_doc(&p.key, p.doc.as_deref().unwrap_or_default())?;
+                Ok((Doc { id: Value::String(String::from_utf8_lossy(&p.id).into_owned()), body }, p.entry))
             }),
         }
     }
@@ -207,9 +275,9 @@ impl<'db> Rows<'db> {
     }
 
     fn aggregate(&mut self, mut source: Source) -> Result<VecDeque<(Row, Pos)>> {
-        if let (true, Source::Index { scan, .. }) = (self.plan.index_only, &mut source) {
+        if let (true, Source::Index(ix)) = (self.plan.index_only, &mut source) {
             let mut n = 0u64;
-            for entry in scan {
+            for entry in &mut ix.scan {
                 entry?;
                 n += 1;
             }
@@ -353,7 +421,7 @@ fn open_source(db: &Db, snap: &Snapshot, plan: &Plan, resume: Option<&[u8]>) -> 
     match &plan.access {
         Access::FullScan { .. } => Source::Full(scan),
         Access::IndexScan { index, .. } => {
-            Source::Index { scan, fields: index.fields.len(), name: index.qualified_name() }
+            Source::Index(IndexSource::new(scan, index.fields.len(), index.qualified_name()))
         }
     }
 }

@@ -132,3 +132,6 @@ impl Db {
         plan::plan(s, &cat.indexes, force)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -28,6 +28,17 @@ struct EntryHeader {
 /// Decodes the header of the entry at `pos`, checking that its key delta and value lie inside
 /// the entries region.
 fn decode_entry(entries: &[u8], pos: usize) -> Option<EntryHeader> {
+    // Fast path (as LevelDB's `DecodeEntry`): the three lengths are usually one byte each.
+    if let Some(&[shared, non_shared, value_len]) = entries.get(pos..pos + 3) {
+        if (shared | non_shared | value_len) < 0x80 {
+            let key_start = pos + 3;
+            let end = key_start + non_shared as usize + value_len as usize;
+            if end > entries.len() {
+                return None;
+            }
+            return Some(EntryHeader { shared: shared as usize, non_shared: non_shared as usize, key_start, end });
+        }
+    }
     let mut d = Decoder::new(entries.get(pos..)?);
     let shared = usize::try_from(d.varint("shared").ok()?).ok()?;
     let non_shared = usize::try_from(d.varint("non_shared").ok()?).ok()?;
@@ -160,6 +171,43 @@ impl BlockIter {
             }
         }
         Ok(())
+    }
+
+    /// As [`InternalIterator::seek`], resuming from the current position when it is at or
+    /// before `target`: only the restart points after the current one are searched, and when
+    /// the answer lies before the next restart point the scan simply continues. Any other
+    /// position (invalid, or past `target`) falls back to a full seek.
+    pub fn seek_forward(&mut self, target: &[u8]) -> Result<()> {
+        self.guard(|it| {
+            if !it.valid {
+                return it.seek_impl(target);
+            }
+            match compare_internal_keys(&it.key, target) {
+                Ordering::Greater => return it.seek_impl(target),
+                Ordering::Equal => return Ok(()),
+                Ordering::Less => {}
+            }
+            // The restart key at `restart_index` is <= the current key < target, so the
+            // search of `seek_impl` can start there.
+            let (mut left, mut right) = (it.restart_index, it.block.num_restarts() - 1);
+            while left < right {
+                let mid = left + (right - left).div_ceil(2);
+                if compare_internal_keys(it.restart_key(mid)?, target) == Ordering::Less {
+                    left = mid;
+                } else {
+                    right = mid - 1;
+                }
+            }
+            if left > it.restart_index {
+                it.seek_to_restart(left);
+            }
+            while it.parse_next()? {
+                if compare_internal_keys(&it.key, target) != Ordering::Less {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })
     }
 
     fn seek_to_last_impl(&mut self) -> Result<()> {
@@ -305,6 +353,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn seek_forward_agrees_with_seek_from_any_position() {
+        for interval in [1, 2, 3, 16] {
+            let block = build(40, interval);
+            let (mut fwd, mut plain) = (block.iter(), block.iter());
+            // Ascending targets (the fast path), then every (from, to) pair (falling back).
+            for t in 0..82 {
+                fwd.seek_forward(&ikey(t)).unwrap();
+                plain.seek(&ikey(t)).unwrap();
+                assert_eq!(fwd.valid(), plain.valid(), "interval {interval} target {t}");
+                if plain.valid() {
+                    assert_eq!((fwd.key(), fwd.value()), (plain.key(), plain.value()));
+                }
+            }
+            for from in 0..82 {
+                for to in 0..82 {
+                    fwd.seek(&ikey(from)).unwrap();
+                    fwd.seek_forward(&ikey(to)).unwrap();
+                    plain.seek(&ikey(to)).unwrap();
+                    assert_eq!(fwd.valid(), plain.valid(), "interval {interval} {from} -> {to}");
+                    if plain.valid() {
+                        assert_eq!(fwd.key(), plain.key());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_lengths_take_the_slow_decode() {
+        // Keys and values of 200 bytes need two-byte varints.
+        let mut b = BlockBuilder::new(4);
+        let key = |i: u32| InternalKey::new(format!("{i:0200}").as_bytes(), 1, ValueKind::Put).into_encoded();
+        for i in 0..10 {
+            b.add(&key(i), &[i as u8; 200]);
+        }
+        let block = Arc::new(Block::from_bytes(b.finish()).unwrap());
+        let mut it = block.iter();
+        it.seek_forward(&key(3)).unwrap();
+        assert_eq!(it.value(), &[3u8; 200][..]);
+        it.seek_forward(&key(8)).unwrap();
+        assert_eq!(it.key(), key(8));
     }
 
     #[test]
