@@ -46,13 +46,25 @@ struct PendingWrite {
     exclusive: bool,
     /// Set by the leader under the queue lock; `Some` means done.
     result: Mutex<Option<Result<SeqNo>>>,
+    /// Signalled (under the queue lock) when this writer is done or reaches the front. One
+    /// per writer, so finishing a group wakes its members and the next leader only, not
+    /// every queued writer: with dozens of writers the herd of futile wakeups cost more CPU
+    /// than the commits.
+    cv: Condvar,
+}
+
+impl PendingWrite {
+    fn new(batch: WriteBatch, sync: bool, precondition: Option<Precondition>, exclusive: bool) -> Arc<Self> {
+        Arc::new(PendingWrite { batch, sync, precondition, exclusive, result: Mutex::new(None), cv: Condvar::new() })
+    }
 }
 
 /// Writers waiting to commit, front first.
 #[derive(Default)]
 pub(crate) struct WriteQueue {
     queue: Mutex<VecDeque<Arc<PendingWrite>>>,
-    cv: Condvar,
+    /// Signalled when the queue becomes empty, for [`WriteQueue::wait_idle`].
+    idle: Condvar,
 }
 
 impl WriteQueue {
@@ -60,7 +72,20 @@ impl WriteQueue {
     pub(crate) fn wait_idle(&self) {
         let mut q = self.queue.lock();
         while !q.is_empty() {
-            self.cv.wait_for(&mut q, Duration::from_millis(10));
+            self.idle.wait_for(&mut q, Duration::from_millis(10));
+        }
+    }
+
+    /// After writers left the front: wakes the new front writer (the next leader), or the
+    /// `wait_idle` callers when none is left. Call with the queue lock held.
+    fn hand_over(&self, q: &VecDeque<Arc<PendingWrite>>) {
+        match q.front() {
+            Some(next) => {
+                next.cv.notify_one();
+            }
+            None => {
+                self.idle.notify_all();
+            }
         }
     }
 }
@@ -102,8 +127,7 @@ pub(crate) fn write(
     if batch.is_empty() {
         return Ok(db.visible_seq.load(Ordering::Acquire));
     }
-    let me =
-        Arc::new(PendingWrite { batch, sync: opts.sync, precondition, exclusive: false, result: Mutex::new(None) });
+    let me = PendingWrite::new(batch, opts.sync, precondition, false);
     let mut q = db.writers.queue.lock();
     q.push_back(me.clone());
     loop {
@@ -113,7 +137,7 @@ pub(crate) fn write(
         if q.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
             break;
         }
-        db.writers.cv.wait(&mut q);
+        me.cv.wait(&mut q);
     }
     // Leader: take a group from the front, bounded so a small write is not stuck behind a
     // huge group (LevelDB's rule).
@@ -141,9 +165,10 @@ pub(crate) fn write(
                 Err(e) => Err(follower_error(e)),
             };
             *w.result.lock() = Some(r);
+            w.cv.notify_one();
         }
     }
-    db.writers.cv.notify_all();
+    db.writers.hand_over(&q);
     drop(q);
     result?[0].clone().map_err(Outcome::into_error)
 }
@@ -304,23 +329,17 @@ impl WriteQueue {
     /// Runs `f` while holding the front of the write queue, so no commit runs concurrently
     /// (used to switch memtables outside the write path, as `flush()` does).
     pub(crate) fn run_exclusive<T>(&self, f: impl FnOnce() -> T) -> T {
-        let me = Arc::new(PendingWrite {
-            batch: WriteBatch::new(),
-            sync: false,
-            precondition: None,
-            exclusive: true,
-            result: Mutex::new(None),
-        });
+        let me = PendingWrite::new(WriteBatch::new(), false, None, true);
         let mut q = self.queue.lock();
         q.push_back(me.clone());
         while !q.front().is_some_and(|w| Arc::ptr_eq(w, &me)) {
-            self.cv.wait(&mut q);
+            me.cv.wait(&mut q);
         }
         drop(q);
         let out = f();
         let mut q = self.queue.lock();
         q.pop_front();
-        self.cv.notify_all();
+        self.hand_over(&q);
         out
     }
 }
