@@ -109,7 +109,9 @@ impl Server {
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let db = Arc::new(db);
         resume_index_builds(&db);
-        Ok(Server { shared: Arc::new(Shared::new(db, config, local_addr)), listener })
+        let shared = Shared::new(db, config, local_addr)
+            .map_err(|e| ServerError::Task(format!("starting the committer: {e}")))?;
+        Ok(Server { shared: Arc::new(shared), listener })
     }
 
     /// The address the server listens on.

@@ -97,39 +97,28 @@ impl Kv for KvService {
         let ttl = limits.ttl(&|| "ttl_ms".into(), req.ttl_ms)?;
         let check = Check::parse(req.precondition, &self.shared)?;
         let opts = WriteOptions { sync: req.sync };
-        let resp = self
-            .shared
-            .run(move |s| {
-                let key = req.key;
-                let mut batch = WriteBatch::new();
-                match ttl {
-                    Some(ttl) => batch.put_with_ttl(key.clone(), req.value, ttl),
-                    None => batch.put(key.clone(), req.value),
-                };
-                match check {
-                    Some(check) => conditional::put_if(s, &key, batch, &check, opts),
-                    None => {
-                        let seq = s.db.write_opt(batch, opts).map_err(engine)?;
-                        Ok(proto::PutResponse { header: header(seq), applied: true, version: seq })
-                    }
-                }
-            })
-            .await?;
+        let key = req.key;
+        let mut batch = WriteBatch::new();
+        match ttl {
+            Some(ttl) => batch.put_with_ttl(key.clone(), req.value, ttl),
+            None => batch.put(key.clone(), req.value),
+        };
+        let resp = match check {
+            Some(check) => self.shared.run(move |s| conditional::put_if(s, &key, batch, &check, opts)).await?,
+            None => {
+                let seq = self.shared.commit(batch, opts.sync).await?;
+                proto::PutResponse { header: header(seq), applied: true, version: seq }
+            }
+        };
         Ok(Response::new(resp))
     }
 
     async fn delete(&self, req: Request<proto::DeleteRequest>) -> Result<Response<proto::DeleteResponse>, Status> {
         let req = req.into_inner();
         self.shared.limits.key(&|| "key".into(), &req.key)?;
-        let opts = WriteOptions { sync: req.sync };
-        let seq = self
-            .shared
-            .run(move |s| {
-                let mut batch = WriteBatch::new();
-                batch.delete(req.key);
-                s.db.write_opt(batch, opts).map_err(engine)
-            })
-            .await?;
+        let mut batch = WriteBatch::new();
+        batch.delete(req.key);
+        let seq = self.shared.commit(batch, req.sync).await?;
         Ok(Response::new(proto::DeleteResponse { header: header(seq) }))
     }
 
@@ -208,8 +197,7 @@ impl Kv for KvService {
                 None => return Err(invalid(format!("ops[{i}]: no operation is set"))),
             }
         }
-        let opts = WriteOptions { sync: req.sync };
-        let seq = self.shared.run(move |s| s.db.write_opt(batch, opts).map_err(engine)).await?;
+        let seq = self.shared.commit(batch, req.sync).await?;
         Ok(Response::new(proto::WriteResponse { header: header(seq) }))
     }
 

@@ -6,6 +6,7 @@
 
 pub(crate) mod admin;
 mod checkpoint;
+mod committer;
 mod compare;
 mod conditional;
 mod docs;
@@ -52,13 +53,17 @@ pub(crate) struct Shared {
     pub connections: Arc<Semaphore>,
     /// Connections accepted beyond max_connections, refused until they close.
     pub rejected: Arc<crate::incoming::RejectedPeers>,
+    /// Merges concurrent unconditional writes into group commits.
+    committer: committer::Committer,
     draining: AtomicBool,
 }
 
 impl Shared {
-    pub(crate) fn new(db: Arc<Db>, config: Config, local_addr: SocketAddr) -> Shared {
+    /// Shared state over `db`; starts the committer thread (the error is from spawning it).
+    pub(crate) fn new(db: Arc<Db>, config: Config, local_addr: SocketAddr) -> std::io::Result<Shared> {
         let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        Shared {
+        Ok(Shared {
+            committer: committer::Committer::start(db.clone())?,
             limits: Limits::from_config(&config),
             snapshots: SnapshotRegistry::new(config.max_snapshots, config.max_snapshot_lease_ms),
             txns: TxnRegistry::new(config.max_transactions, config.max_txn_timeout_ms),
@@ -71,7 +76,15 @@ impl Shared {
             started: Instant::now(),
             started_unix_ms,
             draining: AtomicBool::new(false),
-        }
+        })
+    }
+
+    /// Commits an unconditional write through the committer (see `committer.rs`): merged
+    /// with the writes of other clients arriving meanwhile into one group commit. Returns
+    /// the sequence number of the batch's last entry.
+    pub(crate) async fn commit(&self, batch: kvd::WriteBatch, sync: bool) -> Result<u64, Status> {
+        self.check_serving()?;
+        self.committer.commit(batch, sync).await.map_err(engine)
     }
 
     /// From now on new calls fail with `UNAVAILABLE`; calls already running finish.
