@@ -14,6 +14,12 @@ use kvd_server::config::{Args, Config};
 use kvd_server::Server;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: the request path allocates and frees many small buffers per call (HTTP/2
+/// frames, protobuf messages, batches), where glibc malloc showed as 5 % of a server profile
+/// under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
