@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kvd_base::fs::MemFs;
 use kvd_lsm::cache::BlockCache;
-use kvd_lsm::sstable::TableOptions;
+use kvd_lsm::sstable::{TableIterator, TableOptions};
 use sstable_common::*;
 
 #[test]
@@ -41,6 +41,24 @@ fn second_read_of_a_block_is_a_hit() {
 
     cache.erase_file(7);
     assert!(cache.is_empty());
+}
+
+#[test]
+fn a_scan_without_cache_fill_uses_cached_blocks_and_adds_none() {
+    let entries = gen_entries(3, 2000, 1000);
+    let fs = MemFs::new();
+    build(&fs, "/n.sst", &entries, TableOptions { block_size: 1024, ..Default::default() });
+    let cache = Arc::new(BlockCache::new(16 << 20));
+    let t = open(&fs, "/n.sst", 9, Some(Arc::clone(&cache))).unwrap();
+    let uk = kvd_base::key::user_key(&entries[500].0).to_vec();
+    t.get(&uk, u64::MAX).unwrap().expect("present");
+    assert_eq!(cache.len(), 1);
+
+    let mut it = TableIterator::without_cache_fill(Arc::clone(&t));
+    assert_eq!(collect_forward(&mut it).unwrap(), entries);
+    assert_eq!(collect_backward(&mut it).unwrap(), entries);
+    assert_eq!(cache.len(), 1, "a compaction-style scan leaves the cache as it was");
+    assert!(cache.hits() >= 2, "the block already cached was used, both ways");
 }
 
 #[test]

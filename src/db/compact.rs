@@ -11,6 +11,7 @@ use kvd_base::file_names::table_path;
 use kvd_compaction::retention::RetentionPolicy;
 use kvd_compaction::{execute, pick, pick_manual, CompactionTask, ExecuteParams, PickContext};
 use kvd_lsm::iter::{BoxedIterator, MergingIterator};
+use kvd_lsm::sstable::TableIterator;
 use kvd_lsm::version::{FileMeta, Version, VersionEdit, NUM_LEVELS};
 
 use super::stats::Counters;
@@ -120,7 +121,7 @@ pub(crate) fn run_task(db: &Arc<DbInner>, task: &CompactionTask) -> Result<()> {
 fn merge(db: &Arc<DbInner>, task: &CompactionTask) -> Result<kvd_compaction::CompactionOutput> {
     let mut children: Vec<BoxedIterator> = Vec::new();
     for (_, f) in task.all_inputs() {
-        children.push(Box::new(db.tables.get(f.number)?.iter()));
+        children.push(Box::new(TableIterator::without_cache_fill(db.tables.get(f.number)?)));
     }
     let mut input = MergingIterator::new(children);
     let version = db.sv.load().version.clone();

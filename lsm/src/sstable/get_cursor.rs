@@ -71,7 +71,7 @@ impl GetCursor {
             match &mut self.current {
                 Some((b, it)) if *b == i => it.seek_forward(target)?,
                 _ => {
-                    let mut it = self.table.data_block_at(i)?.iter();
+                    let mut it = self.table.data_block_at(i, true)?.iter();
                     it.seek(target)?;
                     self.current = Some((i, it));
                 }

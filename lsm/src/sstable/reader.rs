@@ -226,9 +226,16 @@ impl Table {
         &self.index
     }
 
-    /// Data block `i` (REQUIRES `i < num_data_blocks()`), through the cache.
-    pub(crate) fn data_block_at(&self, i: usize) -> Result<Arc<Block>> {
+    /// Data block `i` (REQUIRES `i < num_data_blocks()`), from the cache or read, and then
+    /// added to the cache when `fill_cache`.
+    pub(crate) fn data_block_at(&self, i: usize, fill_cache: bool) -> Result<Arc<Block>> {
         match self.index.get(i) {
+            Some(e) if !fill_cache => {
+                if let Some(b) = self.cache.as_ref().and_then(|c| c.get(self.file_number, e.handle.offset)) {
+                    return Ok(b);
+                }
+                Ok(Arc::new(self.read_block_uncached(e.handle)?))
+            }
             Some(e) => self.data_block(e.handle),
             None => Err(Error::InvalidArgument(format!("{}: no data block {i}", self.file_name))),
         }

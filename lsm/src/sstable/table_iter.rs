@@ -20,12 +20,22 @@ pub struct TableIterator {
     /// Index of the data block `data` iterates.
     block_index: usize,
     data: Option<BlockIter>,
+    /// Whether blocks read from the file are added to the block cache.
+    fill_cache: bool,
 }
 
 impl TableIterator {
     /// An unpositioned iterator over `table`.
     pub fn new(table: Arc<Table>) -> Self {
-        TableIterator { table, block_index: 0, data: None }
+        TableIterator { table, block_index: 0, data: None, fill_cache: true }
+    }
+
+    /// An unpositioned iterator over `table` that uses cached blocks but does not add the
+    /// blocks it reads to the cache (RocksDB's `fill_cache = false`): for compactions, which
+    /// read every block of their inputs once. Filling the cache from them would evict the
+    /// blocks readers use and hold memory for tables about to be deleted.
+    pub fn without_cache_fill(table: Arc<Table>) -> Self {
+        TableIterator { table, block_index: 0, data: None, fill_cache: false }
     }
 
     /// The table being iterated.
@@ -34,7 +44,7 @@ impl TableIterator {
     }
 
     fn load(&mut self, i: usize) -> Result<&mut BlockIter> {
-        let block = self.table.data_block_at(i)?;
+        let block = self.table.data_block_at(i, self.fill_cache)?;
         self.block_index = i;
         Ok(self.data.insert(block.iter()))
     }
