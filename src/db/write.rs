@@ -44,18 +44,46 @@ struct PendingWrite {
     precondition: Option<Precondition>,
     /// A placeholder holding the queue for `run_exclusive`, never part of a group.
     exclusive: bool,
-    /// Set by the leader under the queue lock; `Some` means done.
-    result: Mutex<Option<Result<SeqNo>>>,
-    /// Signalled (under the queue lock) when this writer is done or reaches the front. One
-    /// per writer, so finishing a group wakes its members and the next leader only, not
-    /// every queued writer: with dozens of writers the herd of futile wakeups cost more CPU
-    /// than the commits.
+    /// What the writer waits for; its own lock and condvar, not the queue's, so finishing a
+    /// group wakes its members and the next leader only, and the woken threads do not all
+    /// contend for the queue lock the next leader needs (with dozens of writers those
+    /// wake-ups cost more CPU than the commits).
+    turn: Mutex<Turn>,
     cv: Condvar,
+}
+
+/// A queued writer's state, set by the leader before it wakes the writer.
+enum Turn {
+    /// Queued behind the front.
+    Waiting,
+    /// At the front: lead the next group.
+    Lead,
+    /// Committed (or refused) as part of another writer's group.
+    Done(Result<SeqNo>),
 }
 
 impl PendingWrite {
     fn new(batch: WriteBatch, sync: bool, precondition: Option<Precondition>, exclusive: bool) -> Arc<Self> {
-        Arc::new(PendingWrite { batch, sync, precondition, exclusive, result: Mutex::new(None), cv: Condvar::new() })
+        let turn = Mutex::new(Turn::Waiting);
+        Arc::new(PendingWrite { batch, sync, precondition, exclusive, turn, cv: Condvar::new() })
+    }
+
+    /// Blocks until this writer leads (`None`) or another leader committed it (its result).
+    fn wait_turn(&self) -> Option<Result<SeqNo>> {
+        let mut turn = self.turn.lock();
+        loop {
+            match std::mem::replace(&mut *turn, Turn::Waiting) {
+                Turn::Waiting => self.cv.wait(&mut turn),
+                Turn::Lead => return None,
+                Turn::Done(r) => return Some(r),
+            }
+        }
+    }
+
+    /// Wakes this writer with `turn`.
+    fn wake(&self, turn: Turn) {
+        *self.turn.lock() = turn;
+        self.cv.notify_one();
     }
 }
 
@@ -76,16 +104,30 @@ impl WriteQueue {
         }
     }
 
-    /// After writers left the front: wakes the new front writer (the next leader), or the
-    /// `wait_idle` callers when none is left. Call with the queue lock held.
-    fn hand_over(&self, q: &VecDeque<Arc<PendingWrite>>) {
-        match q.front() {
-            Some(next) => {
-                next.cv.notify_one();
-            }
-            None => {
-                self.idle.notify_all();
-            }
+    /// Enqueues `w`; true when it is alone, so it leads at once.
+    fn enqueue(&self, w: &Arc<PendingWrite>) -> bool {
+        let mut q = self.queue.lock();
+        q.push_back(Arc::clone(w));
+        q.len() == 1
+    }
+
+    /// Removes the `n` writers at the front (the leader's group, or an exclusive holder)
+    /// and wakes the new front writer to lead, or the `wait_idle` callers when none is left.
+    ///
+    /// Exactly one writer leads at a time: a writer enqueued behind others is made leader
+    /// here, by whoever removes the writers before it; a writer enqueued alone leads itself.
+    fn pop_and_hand_over(&self, n: usize) {
+        let mut q = self.queue.lock();
+        for _ in 0..n {
+            q.pop_front();
+        }
+        let next = q.front().cloned();
+        if next.is_none() {
+            self.idle.notify_all();
+        }
+        drop(q);
+        if let Some(next) = next {
+            next.wake(Turn::Lead);
         }
     }
 }
@@ -128,19 +170,15 @@ pub(crate) fn write(
         return Ok(db.visible_seq.load(Ordering::Acquire));
     }
     let me = PendingWrite::new(batch, opts.sync, precondition, false);
-    let mut q = db.writers.queue.lock();
-    q.push_back(me.clone());
-    loop {
-        if let Some(r) = me.result.lock().take() {
+    if !db.writers.enqueue(&me) {
+        if let Some(r) = me.wait_turn() {
             return r;
         }
-        if q.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
-            break;
-        }
-        me.cv.wait(&mut q);
     }
     // Leader: take a group from the front, bounded so a small write is not stuck behind a
     // huge group (LevelDB's rule).
+    let q = db.writers.queue.lock();
+    debug_assert!(q.front().is_some_and(|f| Arc::ptr_eq(f, &me)), "the leader is at the front");
     let first_size = me.batch.approximate_size();
     let limit = if first_size <= 128 << 10 { first_size + (128 << 10) } else { MAX_GROUP_BYTES };
     let mut group = Vec::new();
@@ -156,20 +194,15 @@ pub(crate) fn write(
 
     let result = commit_group(db, &group);
 
-    let mut q = db.writers.queue.lock();
-    for (i, w) in group.iter().enumerate() {
-        q.pop_front();
-        if i > 0 {
-            let r = match &result {
-                Ok(outcomes) => outcomes[i].clone().map_err(Outcome::into_error),
-                Err(e) => Err(follower_error(e)),
-            };
-            *w.result.lock() = Some(r);
-            w.cv.notify_one();
-        }
+    // The next leader first: its group's log write can start while this one's followers wake.
+    db.writers.pop_and_hand_over(group.len());
+    for (i, w) in group.iter().enumerate().skip(1) {
+        let r = match &result {
+            Ok(outcomes) => outcomes[i].clone().map_err(Outcome::into_error),
+            Err(e) => Err(follower_error(e)),
+        };
+        w.wake(Turn::Done(r));
     }
-    db.writers.hand_over(&q);
-    drop(q);
     result?[0].clone().map_err(Outcome::into_error)
 }
 
@@ -330,16 +363,13 @@ impl WriteQueue {
     /// (used to switch memtables outside the write path, as `flush()` does).
     pub(crate) fn run_exclusive<T>(&self, f: impl FnOnce() -> T) -> T {
         let me = PendingWrite::new(WriteBatch::new(), false, None, true);
-        let mut q = self.queue.lock();
-        q.push_back(me.clone());
-        while !q.front().is_some_and(|w| Arc::ptr_eq(w, &me)) {
-            me.cv.wait(&mut q);
+        if !self.enqueue(&me) {
+            // Never part of a group, so never `Done`: it waits to lead.
+            let done = me.wait_turn();
+            debug_assert!(done.is_none(), "an exclusive holder is never committed by a leader");
         }
-        drop(q);
         let out = f();
-        let mut q = self.queue.lock();
-        q.pop_front();
-        self.hand_over(&q);
+        self.pop_and_hand_over(1);
         out
     }
 }
