@@ -18,28 +18,30 @@ use crate::{record, Result};
 /// Cost: the type-byte filter rejects most offsets, so this is about one pass over the rest
 /// of the file, and a reader runs it at most once.
 pub(crate) fn find_valid_record(source: &Source, from: u64, cached: (u64, &[u8])) -> Result<Option<u64>> {
-    let mut buf = Vec::new();
-    let first = from / BLOCK_SIZE as u64;
-    for index in first..source.block_count() {
-        let block: &[u8] = if index == cached.0 {
-            cached.1
-        } else {
-            source.read_block(index, &mut buf)?;
-            &buf
-        };
-        let start = if index == first { (from % BLOCK_SIZE as u64) as usize } else { 0 };
+    first_offset(source, from, cached, |block, start| {
         let end = (block.len() + 1).saturating_sub(HEADER_SIZE);
-        if let Some(pos) = (start..end).find(|&pos| record::is_valid_at(block, pos)) {
-            return Ok(Some(index * BLOCK_SIZE as u64 + pos as u64));
-        }
-    }
-    Ok(None)
+        (start..end).find(|&pos| record::is_valid_at(block, pos))
+    })
 }
 
 /// Offset of the first non-zero byte at or after file offset `from`, or `None` when the rest
 /// of the file is zeroes: the reserved, never-written end of a preallocated log. `cached` as
 /// for [`find_valid_record`].
 pub(crate) fn first_nonzero_byte(source: &Source, from: u64, cached: (u64, &[u8])) -> Result<Option<u64>> {
+    first_offset(source, from, cached, |block, start| {
+        block.get(start..).unwrap_or_default().iter().position(|&b| b != 0).map(|p| start + p)
+    })
+}
+
+/// The first file offset at or after `from` that `find_in` reports, walking the blocks in
+/// order; `find_in(block, start)` searches one block's bytes from `start` and returns the
+/// position within the block.
+fn first_offset(
+    source: &Source,
+    from: u64,
+    cached: (u64, &[u8]),
+    mut find_in: impl FnMut(&[u8], usize) -> Option<usize>,
+) -> Result<Option<u64>> {
     let mut buf = Vec::new();
     let first = from / BLOCK_SIZE as u64;
     for index in first..source.block_count() {
@@ -50,8 +52,8 @@ pub(crate) fn first_nonzero_byte(source: &Source, from: u64, cached: (u64, &[u8]
             &buf
         };
         let start = if index == first { (from % BLOCK_SIZE as u64) as usize } else { 0 };
-        if let Some(pos) = block.get(start..).unwrap_or_default().iter().position(|&b| b != 0) {
-            return Ok(Some(index * BLOCK_SIZE as u64 + (start + pos) as u64));
+        if let Some(pos) = find_in(block, start) {
+            return Ok(Some(index * BLOCK_SIZE as u64 + pos as u64));
         }
     }
     Ok(None)
