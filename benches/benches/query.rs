@@ -5,11 +5,12 @@
 //!    over 100 values; `SELECT * FROM d WHERE cat = 42` (1% of the rows) with the index and
 //!    with a forced full scan, median of several runs, plus the online build time.
 //!    The database is compacted first; a breakdown shows where the indexed query's time goes
-//!    (entry scan, document reads one `get` each and as one `multi_get`, JSON parse). With
-//!    `KVD_QUERY_PROFILE_SECS=s` the bench then loops the indexed query for `s` seconds and
-//!    exits, for a profiler attached by pid.
+//!    (entry scan, document reads one `get` each and as one `multi_get`, JSON parse). Then the
+//!    same query through a covering index (`IndexSpec::covering`: the entries hold the
+//!    documents) in place of the plain one. With `KVD_QUERY_PROFILE_SECS=s` the bench loops
+//!    the covering query for `s` seconds and exits, for a profiler attached by pid.
 //! 2. Write overhead: `KVD_QUERY_PUTS` single-document `put_doc` calls (default 100,000) into
-//!    a namespace with 0, 1 and 3 indexes.
+//!    a namespace with 0, 1 and 3 indexes, and with 1 covering index.
 //!
 //! `cargo bench -p kvd-benches --bench query`; results go to stdout (and, with
 //! `KVD_QUERY_JSON=1`, one JSON line).
@@ -72,7 +73,17 @@ fn time_query(db: &Db, sql: &str, full: bool, runs: usize) -> (Duration, usize) 
     (times[runs / 2], rows)
 }
 
-fn selectivity(n: u64) -> (Duration, Duration, Duration, Duration, usize) {
+/// What the selectivity run measured.
+struct Selectivity {
+    load: Duration,
+    build: Duration,
+    indexed: Duration,
+    full: Duration,
+    covering: Duration,
+    rows: usize,
+}
+
+fn selectivity(n: u64) -> Selectivity {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = open(dir.path());
     let t = Instant::now();
@@ -85,7 +96,6 @@ fn selectivity(n: u64) -> (Duration, Duration, Duration, Duration, usize) {
     db.compact_range(None, None).expect("compact");
     let sql = "SELECT * FROM d WHERE cat = 42";
     breakdown(&db);
-    profile_loop(&db, sql);
     println!("plan: {}", db.explain(sql).expect("explain").to_string().trim().replace('\n', " | "));
     let (indexed, rows) = time_query(&db, sql, false, 7);
     let (full, full_rows) = time_query(&db, sql, true, 3);
@@ -97,7 +107,15 @@ fn selectivity(n: u64) -> (Duration, Duration, Duration, Duration, usize) {
         "{count}: index only {count_indexed:.2?}, full scan {count_full:.2?}, {:.0}x",
         count_full.as_secs_f64() / count_indexed.as_secs_f64()
     );
-    (load_time, build, indexed, full, rows)
+    db.drop_index("d", "by_cat").expect("drop");
+    let spec = IndexSpec::new("d", "by_cat_covering").field("cat", FieldType::Int).covering();
+    db.create_index(spec).expect("covering index");
+    db.compact_range(None, None).expect("compact");
+    profile_loop(&db, sql);
+    println!("plan: {}", db.explain(sql).expect("explain").to_string().trim().replace('\n', " | "));
+    let (covering, covered_rows) = time_query(&db, sql, false, 7);
+    assert_eq!(covered_rows, rows);
+    Selectivity { load: load_time, build, indexed, full, covering, rows }
 }
 
 /// With `KVD_QUERY_PROFILE_SECS=s`, runs the indexed query in a loop for `s` seconds and
@@ -170,9 +188,12 @@ fn breakdown(db: &Db) {
     );
 }
 
-fn put_rate(puts: u64, indexes: usize) -> f64 {
+fn put_rate(puts: u64, indexes: usize, covering: bool) -> f64 {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = open(dir.path());
+    if covering {
+        db.create_index(IndexSpec::new("d", "by_cat").field("cat", FieldType::Int).covering()).expect("index");
+    }
     let specs = [
         IndexSpec::new("d", "by_cat").field("cat", FieldType::Int),
         IndexSpec::new("d", "by_city_age").field("city", FieldType::String).field("age", FieldType::Int),
@@ -194,19 +215,28 @@ fn main() {
     }
     let n = env("KVD_QUERY_DOCS", 1_000_000);
     let puts = env("KVD_QUERY_PUTS", 100_000);
-    let (load, build, indexed, full, rows) = selectivity(n);
+    let Selectivity { load, build, indexed, full, covering, rows } = selectivity(n);
     let speedup = full.as_secs_f64() / indexed.as_secs_f64();
+    let covering_speedup = full.as_secs_f64() / covering.as_secs_f64();
     println!("{n} documents loaded in {load:.2?} (1000 per transaction); index built online in {build:.2?}");
     println!("cat = 42 ({rows} rows): indexed {indexed:.2?}, full scan {full:.2?}, {speedup:.0}x");
-    let rates: Vec<f64> = [0, 1, 3].iter().map(|&k| put_rate(puts, k)).collect();
+    println!("cat = 42 through a covering index: {covering:.2?}, {covering_speedup:.0}x");
+    let mut rates: Vec<f64> = [0, 1, 3].iter().map(|&k| put_rate(puts, k, false)).collect();
     for (k, r) in [0, 1, 3].iter().zip(&rates) {
         println!("put_doc with {k} index(es): {r:.0} docs/s ({:.0}% of no index)", r / rates[0] * 100.0);
     }
+    let covering_rate = put_rate(puts, 0, true);
+    println!(
+        "put_doc with 1 covering index: {covering_rate:.0} docs/s ({:.0}% of no index)",
+        covering_rate / rates[0] * 100.0
+    );
+    rates.push(covering_rate);
     if std::env::var("KVD_QUERY_JSON").is_ok() {
         println!(
             "{}",
             json!({"docs": n, "rows": rows, "indexed_ms": indexed.as_secs_f64() * 1e3, "full_ms": full.as_secs_f64() * 1e3,
-                   "speedup": speedup, "build_s": build.as_secs_f64(), "puts_per_s": rates})
+                   "speedup": speedup, "covering_ms": covering.as_secs_f64() * 1e3, "covering_speedup": covering_speedup,
+                   "build_s": build.as_secs_f64(), "puts_per_s": rates})
         );
     }
 }

@@ -240,6 +240,7 @@ async fn bad_requests_get_precise_codes() {
         name: "odd".into(),
         fields: vec![proto::IndexField { path: "age".into(), r#type: 9 }],
         unique: false,
+        covering: false,
     };
     let e: ClientError = c.raw_query().create_index(raw).await.unwrap_err().into();
     invalid(e);
@@ -316,4 +317,28 @@ async fn large_results_stream_in_chunks_and_builds_show_progress() {
     assert_eq!(c.explain("SELECT * FROM big WHERE tag = 't3'").await.unwrap().index, "big.by_tag");
     let count = run(&c, "SELECT COUNT(*) AS n FROM big WHERE tag = 't3'").await;
     assert_eq!(values(&count), [json!({"n": N / 10})]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn covering_indexes_over_grpc() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    load_users(&c).await;
+    let covering = IndexSpec::new("users", "by_city").field("city", FieldType::String).covering();
+    let ready = c.create_index(&covering).await.unwrap();
+    assert!(ready.def.covering && ready.def.state == IndexState::Ready);
+    let listed = c.list_indexes(Some("users")).await.unwrap();
+    assert_eq!(listed.iter().filter(|i| i.def.covering).count(), 1, "{listed:?}");
+
+    let sql = "SELECT * FROM users WHERE city = 'Lima'";
+    let plan = c.explain(sql).await.unwrap();
+    assert!(plan.plan.contains("covering"), "{}", plan.plan);
+    let through_index = run(&c, sql).await;
+    let full = c.query(QueryOptions::new(sql).force_full_scan()).await.unwrap().collect_page().await.unwrap();
+    assert_eq!(values(&through_index), values(&full));
+    assert_eq!(through_index.rows.len(), 25);
+
+    let bad = IndexSpec::new("users", "bad").field("city", FieldType::String).unique().covering();
+    let err = c.create_index(&bad).await.unwrap_err();
+    assert!(matches!(err, ClientError::InvalidArgument(_)), "{err:?}");
 }

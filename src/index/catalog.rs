@@ -98,6 +98,10 @@ pub struct IndexDef {
     /// True when no two documents may hold the same values (documents with a null or missing
     /// indexed field are exempt, as in SQL).
     pub unique: bool,
+    /// True when each entry also holds a copy of its whole document, so queries through the
+    /// index read no document (absent in catalogs written before covering indexes: false).
+    #[serde(default)]
+    pub covering: bool,
     /// Building or ready.
     pub state: IndexState,
 }
@@ -125,12 +129,14 @@ pub struct IndexSpec {
     pub fields: Vec<IndexField>,
     /// Refuse two documents with the same values.
     pub unique: bool,
+    /// Store a copy of each document in its entry (see [`IndexSpec::covering`]).
+    pub covering: bool,
 }
 
 impl IndexSpec {
     /// An index named `name` on `namespace` with no fields yet.
     pub fn new(namespace: &str, name: &str) -> Self {
-        IndexSpec { namespace: namespace.into(), name: name.into(), fields: Vec::new(), unique: false }
+        IndexSpec { namespace: namespace.into(), name: name.into(), fields: Vec::new(), unique: false, covering: false }
     }
 
     /// Adds a field (the next component of a compound key).
@@ -145,6 +151,15 @@ impl IndexSpec {
         self
     }
 
+    /// Makes the index covering: every entry also stores its whole document, so a query
+    /// through the index reads documents from the index range itself (one sequential scan)
+    /// instead of one random read per row. Costs a second copy of each document, written on
+    /// every change to it. Not available for unique indexes.
+    pub fn covering(mut self) -> Self {
+        self.covering = true;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         super::keys::check_namespace(&self.namespace)?;
         let name_ok = !self.name.is_empty()
@@ -155,6 +170,9 @@ impl IndexSpec {
                 "index name {:?} must be 1 to 64 letters, digits or '_'",
                 self.name
             )));
+        }
+        if self.unique && self.covering {
+            return Err(Error::InvalidArgument(format!("index {}: a unique index cannot also be covering", self.name)));
         }
         if self.fields.is_empty() || self.fields.len() > 8 {
             return Err(Error::InvalidArgument(format!("index {} needs 1 to 8 fields", self.name)));

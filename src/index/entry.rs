@@ -13,15 +13,17 @@ use crate::{Error, Result};
 pub struct Entry {
     /// `0x00 'x' | id | values | [doc id]`.
     pub key: Vec<u8>,
-    /// Empty, or the doc id for the unique form.
+    /// Empty; the doc id for the unique form; the document's JSON for a covering index.
     pub value: Vec<u8>,
+    /// The key holds only the values (a unique index, no null field): the slot two
+    /// documents with equal values would share, naming its document in `value`.
+    pub unique_slot: bool,
 }
 
 impl Entry {
-    /// True when the key holds only the values (a unique index, no null field): the slot
-    /// two documents with equal values would share.
+    /// True when this entry is a unique slot (see the field).
     pub fn is_unique_slot(&self) -> bool {
-        !self.value.is_empty()
+        self.unique_slot
     }
 }
 
@@ -56,11 +58,16 @@ pub fn entry_for(def: &IndexDef, id: &str, doc: &Value, strict: bool) -> Result<
     }
     let any_null = values.iter().any(|v| v.is_none_or(Value::is_null));
     if def.unique && !any_null {
-        Ok(Entry { key, value: id.as_bytes().to_vec() })
-    } else {
-        key.extend_from_slice(id.as_bytes());
-        Ok(Entry { key, value: Vec::new() })
+        return Ok(Entry { key, value: id.as_bytes().to_vec(), unique_slot: true });
     }
+    key.extend_from_slice(id.as_bytes());
+    // Serialised exactly as the document record is (`put_doc`), so the copy is byte-equal.
+    let value = if def.covering {
+        serde_json::to_vec(doc).map_err(|e| Error::InvalidArgument(e.to_string()))?
+    } else {
+        Vec::new()
+    };
+    Ok(Entry { key, value, unique_slot: false })
 }
 
 /// The document id an entry of an index with `fields` fields points at.

@@ -79,6 +79,7 @@ impl Db {
                 name: spec.name.clone(),
                 fields: spec.fields.clone(),
                 unique: spec.unique,
+                covering: spec.covering,
                 state: IndexState::Building,
             };
             cat.v = CATALOG_FORMAT_VERSION;

@@ -38,6 +38,8 @@ struct IndexSource {
     scan: Scan,
     fields: usize,
     name: String,
+    /// The entries hold their documents (a covering index): nothing else is read.
+    covering: bool,
     batch: usize,
     /// Entries read and their documents, in index order.
     pending: VecDeque<Pending>,
@@ -58,8 +60,8 @@ const FIRST_BATCH: usize = 16;
 const MAX_BATCH: usize = 512;
 
 impl IndexSource {
-    fn new(scan: Scan, fields: usize, name: String) -> Self {
-        IndexSource { scan, fields, name, batch: FIRST_BATCH, pending: VecDeque::new(), failed: None }
+    fn new(scan: Scan, fields: usize, name: String, covering: bool) -> Self {
+        IndexSource { scan, fields, name, covering, batch: FIRST_BATCH, pending: VecDeque::new(), failed: None }
     }
 
     /// The next entry with its document (in `doc`), reading the next batch when none is
@@ -88,8 +90,12 @@ impl IndexSource {
             return Ok(());
         }
         for r in self.scan.by_ref().take(self.batch) {
-            match r.and_then(|(entry, value)| Ok((entry_doc_id(&entry, &value, self.fields)?, entry))) {
-                Ok((id, entry)) => self.pending.push_back(Pending { key: doc_key(ns, &id), entry, id, doc: None }),
+            match r.and_then(|(entry, value)| Ok((entry_doc_id(&entry, &value, self.fields)?, entry, value))) {
+                Ok((id, entry, value)) => {
+                    // A covering entry's value is its document, written in the same batch.
+                    let doc = self.covering.then_some(value);
+                    self.pending.push_back(Pending { key: doc_key(ns, &id), entry, id, doc })
+                }
                 Err(e) => {
                     self.failed = Some(e);
                     break;
@@ -97,6 +103,9 @@ impl IndexSource {
             }
         }
         self.batch = (self.batch * 2).min(MAX_BATCH);
+        if self.covering {
+            return Ok(());
+        }
         let keys: Vec<&[u8]> = self.pending.iter().map(|p| p.key.as_slice()).collect();
         let docs = db.multi_get(&keys, ro)?;
         for (p, doc) in self.pending.iter_mut().zip(docs) {
@@ -421,7 +430,7 @@ fn open_source(db: &Db, snap: &Snapshot, plan: &Plan, resume: Option<&[u8]>) -> 
     match &plan.access {
         Access::FullScan { .. } => Source::Full(scan),
         Access::IndexScan { index, .. } => {
-            Source::Index(IndexSource::new(scan, index.fields.len(), index.qualified_name()))
+            Source::Index(IndexSource::new(scan, index.fields.len(), index.qualified_name(), index.covering))
         }
     }
 }

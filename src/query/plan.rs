@@ -359,10 +359,11 @@ impl fmt::Display for Plan {
                 let range = if bounds.is_empty() { "all entries".to_string() } else { bounds.join(" AND ") };
                 writeln!(
                     f,
-                    "index scan of {} ({}) range: {range}{}",
+                    "index scan of {} ({}) range: {range}{}{}",
                     index.qualified_name(),
                     fields.join(", "),
-                    if *reverse { " (descending)" } else { "" }
+                    if *reverse { " (descending)" } else { "" },
+                    if index.covering { "; covering: documents read from the entries" } else { "" }
                 )?;
             }
         }

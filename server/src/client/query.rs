@@ -122,7 +122,15 @@ fn index_status(i: proto::IndexInfo) -> IndexStatus {
         })
         .collect();
     let state = if i.state == proto::IndexState::Ready as i32 { IndexState::Ready } else { IndexState::Building };
-    let def = IndexDef { id: i.id, namespace: i.namespace, name: i.name, fields, unique: i.unique, state };
+    let def = IndexDef {
+        id: i.id,
+        namespace: i.namespace,
+        name: i.name,
+        fields,
+        unique: i.unique,
+        covering: i.covering,
+        state,
+    };
     IndexStatus { def, docs_scanned: i.docs_scanned }
 }
 
@@ -170,6 +178,7 @@ impl KvdClient {
             name: spec.name.clone(),
             fields,
             unique: spec.unique,
+            covering: spec.covering,
         };
         let r = self.query.clone().create_index(self.request(req)).await?.into_inner();
         Ok(index_status(r.index.unwrap_or_default()))

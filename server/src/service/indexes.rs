@@ -28,7 +28,7 @@ pub(crate) fn spec(req: proto::CreateIndexRequest) -> Result<IndexSpec, Status> 
         };
         fields.push(IndexField { path: f.path, field_type });
     }
-    Ok(IndexSpec { namespace: req.namespace, name: req.name, fields, unique: req.unique })
+    Ok(IndexSpec { namespace: req.namespace, name: req.name, fields, unique: req.unique, covering: req.covering })
 }
 
 /// An index and its progress as a message.
@@ -58,6 +58,7 @@ pub(crate) fn info(status: IndexStatus) -> proto::IndexInfo {
         name: def.name,
         fields,
         unique: def.unique,
+        covering: def.covering,
         state: state as i32,
         docs_scanned: status.docs_scanned,
     }
@@ -113,6 +114,7 @@ mod tests {
                 proto::IndexField { path: "age".into(), r#type: proto::FieldType::Int as i32 },
             ],
             unique: true,
+            covering: false,
         };
         let spec = spec(req.clone()).unwrap();
         let want = IndexSpec::new("users", "by_city_age")

@@ -131,6 +131,8 @@ pub struct IndexRow {
     pub fields: Vec<String>,
     /// Unique or not.
     pub unique: bool,
+    /// Covering (entries hold their documents) or not.
+    pub covering: bool,
     /// `building` or `ready`.
     pub state: String,
     /// Documents the (last) build scanned.
@@ -144,6 +146,7 @@ impl From<&IndexStatus> for IndexRow {
             index: def.qualified_name(),
             fields: def.fields.iter().map(|f| format!("{}:{}", f.path, f.field_type.name())).collect(),
             unique: def.unique,
+            covering: def.covering,
             state: format!("{:?}", def.state).to_lowercase(),
             docs_scanned: s.docs_scanned,
         }
@@ -184,10 +187,11 @@ pub fn write_indexes(out: &mut dyn Write, r: &IndexesOutput) -> io::Result<()> {
     for i in &r.indexes {
         writeln!(
             out,
-            "{}  ({}){}  {}  {} documents scanned",
+            "{}  ({}){}{}  {}  {} documents scanned",
             i.index,
             i.fields.join(", "),
             if i.unique { " unique" } else { "" },
+            if i.covering { " covering" } else { "" },
             i.state,
             i.docs_scanned
         )?;
