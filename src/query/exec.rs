@@ -51,6 +51,8 @@ struct IndexSource {
 struct Pending {
     entry: Vec<u8>,
     id: Vec<u8>,
+    /// The document's key, for reading it; empty for a covering index, whose entries hold
+    /// their documents (nothing is read, so the key is only built for an error message).
     key: Vec<u8>,
     /// `None` until read, and after reading when the document is missing.
     doc: Option<Vec<u8>>,
@@ -93,8 +95,8 @@ impl IndexSource {
             match r.and_then(|(entry, value)| Ok((entry_doc_id(&entry, &value, self.fields)?, entry, value))) {
                 Ok((id, entry, value)) => {
                     // A covering entry's value is its document, written in the same batch.
-                    let doc = self.covering.then_some(value);
-                    self.pending.push_back(Pending { key: doc_key(ns, &id), entry, id, doc })
+                    let (key, doc) = if self.covering { (Vec::new(), Some(value)) } else { (doc_key(ns, &id), None) };
+                    self.pending.push_back(Pending { key, entry, id, doc })
                 }
                 Err(e) => {
                     self.failed = Some(e);
@@ -266,8 +268,16 @@ impl<'db> Rows<'db> {
             }),
             Source::Index(ix) => ix.next(self.db, ns, &self.read_opts()).map(|r| {
                 let p = r?;
-                let body = parse_doc(&p.key, p.doc.as_deref().unwrap_or_default())?;
-                Ok((Doc { id: Value::String(String::from_utf8_lossy(&p.id).into_owned()), body }, p.entry))
+                let bytes = p.doc.as_deref().unwrap_or_default();
+                let body = match serde_json::from_slice::<Value>(bytes) {
+                    Ok(v) if v.is_object() => v,
+                    // The slow path builds the message (and, for covering entries, the key).
+                    _ if p.key.is_empty() => parse_doc(&doc_key(ns, &p.id), bytes)?,
+                    _ => parse_doc(&p.key, bytes)?,
+                };
+                // Ids are UTF-8 (checked on write): take the bytes without copying them.
+                let id = String::from_utf8(p.id).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                Ok((Doc { id: Value::String(id), body }, p.entry))
             }),
         }
     }
