@@ -66,6 +66,18 @@ pub(crate) fn show_key(key: &[u8]) -> String {
     s
 }
 
+/// The wire form of an index field's declared type (client requests and server answers).
+pub(crate) fn field_type(t: kvd::index::FieldType) -> proto::FieldType {
+    use kvd::index::FieldType;
+    match t {
+        FieldType::Any => proto::FieldType::Any,
+        FieldType::Int => proto::FieldType::Int,
+        FieldType::Float => proto::FieldType::Float,
+        FieldType::String => proto::FieldType::String,
+        FieldType::Bool => proto::FieldType::Bool,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -164,13 +164,7 @@ impl KvdClient {
             .iter()
             .map(|f| proto::IndexField {
                 path: f.path.clone(),
-                r#type: match f.field_type {
-                    FieldType::Any => proto::FieldType::Any,
-                    FieldType::Int => proto::FieldType::Int,
-                    FieldType::Float => proto::FieldType::Float,
-                    FieldType::String => proto::FieldType::String,
-                    FieldType::Bool => proto::FieldType::Bool,
-                } as i32,
+                r#type: crate::convert::field_type(f.field_type) as i32,
             })
             .collect();
         let req = proto::CreateIndexRequest {

@@ -37,16 +37,7 @@ pub(crate) fn info(status: IndexStatus) -> proto::IndexInfo {
     let fields = def
         .fields
         .into_iter()
-        .map(|f| proto::IndexField {
-            path: f.path,
-            r#type: match f.field_type {
-                FieldType::Any => proto::FieldType::Any,
-                FieldType::Int => proto::FieldType::Int,
-                FieldType::Float => proto::FieldType::Float,
-                FieldType::String => proto::FieldType::String,
-                FieldType::Bool => proto::FieldType::Bool,
-            } as i32,
-        })
+        .map(|f| proto::IndexField { path: f.path, r#type: crate::convert::field_type(f.field_type) as i32 })
         .collect();
     let state = match def.state {
         IndexState::Building => proto::IndexState::Building,
