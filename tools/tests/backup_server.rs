@@ -1,9 +1,9 @@
 //! `kvd-admin backup <server address>`: a backup of a running kvd through its Checkpoint RPC,
 //! restored and compared with what the server served at the backup's sequence number.
 
+mod common;
+
 use kvd::Db;
-use kvd_server::config::{Config, SyncSetting};
-use kvd_server::{KvdClient, Server};
 use kvd_tools::admin::backup::backup_server;
 use kvd_tools::admin::restore::{restore, RestoreOptions};
 use kvd_tools::admin::store::BackupStore;
@@ -13,21 +13,10 @@ use kvd_tools::std_fs;
 #[test]
 fn backup_of_a_running_server_restores_its_data() {
     let tmp = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let config = Config {
-        data_dir: tmp.path().join("data"),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        sync: SyncSetting(kvd::SyncPolicy::Never),
-        ..Config::default()
-    };
-    let server = runtime.block_on(Server::bind(config)).unwrap();
-    let addr = format!("http://{}", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = runtime.spawn(server.serve(async {
-        let _ = stopped.await;
-    }));
-    runtime.block_on(async {
-        let client = KvdClient::connect(&addr).await.unwrap();
+    let server = common::TestServer::start(&tmp.path().join("data"));
+    let addr = format!("http://{}", server.addr);
+    let client = server.client();
+    server.runtime.block_on(async {
         for i in 0..500u32 {
             client.put(format!("key{i:04}").into_bytes(), format!("value{i}").into_bytes()).await.unwrap();
         }
@@ -40,8 +29,7 @@ fn backup_of_a_running_server_restores_its_data() {
 
     let restored = tmp.path().join("restored");
     restore(&store, &restored, RestoreOptions::default(), &Progress::hidden()).unwrap();
-    let _ = stop.send(());
-    runtime.block_on(task).unwrap().unwrap();
+    server.stop();
 
     let db = Db::open(&restored, kvd::Options::default()).unwrap();
     let rows: Vec<_> = db.scan(None, None).map(|r| r.unwrap()).collect();

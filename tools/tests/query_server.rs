@@ -5,8 +5,6 @@ mod common;
 
 use kvd::index::{FieldType, IndexSpec};
 use kvd_server::client::DocBatch;
-use kvd_server::config::{Config, SyncSetting};
-use kvd_server::{KvdClient, Server};
 use kvd_tools::admin::{query, query_remote};
 use serde_json::json;
 
@@ -15,21 +13,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_kvd-admin");
 #[test]
 fn queries_and_indexes_through_a_running_server() {
     let tmp = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let config = Config {
-        data_dir: tmp.path().join("data"),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        sync: SyncSetting(kvd::SyncPolicy::Never),
-        ..Config::default()
-    };
-    let server = runtime.block_on(Server::bind(config)).unwrap();
-    let addr = server.local_addr().to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = runtime.spawn(server.serve(async {
-        let _ = stopped.await;
-    }));
-    runtime.block_on(async {
-        let client = KvdClient::connect(&addr).await.unwrap();
+    let server = common::TestServer::start(&tmp.path().join("data"));
+    let addr = server.addr.clone();
+    let client = server.client();
+    server.runtime.block_on(async {
         let mut b = DocBatch::new();
         for (id, name, age) in [(1, "ada", 36), (2, "grace", 45), (3, "alan", 41)] {
             b.put(format!("users/{id}"), &json!({"name": name, "age": age}));
@@ -68,6 +55,5 @@ fn queries_and_indexes_through_a_running_server() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("users.by_age  (age:int)  ready  3 documents scanned"), "{out}");
 
-    let _ = stop.send(());
-    runtime.block_on(task).unwrap().unwrap();
+    server.stop();
 }

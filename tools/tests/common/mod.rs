@@ -59,3 +59,45 @@ pub fn run(bin: &str, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A kvd server running in this process on an ephemeral port, with its own runtime, for
+/// the tools that talk to a server address.
+pub struct TestServer {
+    pub runtime: tokio::runtime::Runtime,
+    /// `host:port`.
+    pub addr: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), kvd_server::ServerError>>,
+}
+
+impl TestServer {
+    /// Serves a database in `data_dir` (created if missing), without fsync.
+    pub fn start(data_dir: &Path) -> TestServer {
+        use kvd_server::config::{Config, SyncSetting};
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let config = Config {
+            data_dir: data_dir.to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            sync: SyncSetting(kvd::SyncPolicy::Never),
+            ..Config::default()
+        };
+        let server = runtime.block_on(kvd_server::Server::bind(config)).unwrap();
+        let addr = server.local_addr().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(server.serve(async {
+            let _ = stopped.await;
+        }));
+        TestServer { runtime, addr, stop, task }
+    }
+
+    /// A client connected to the server.
+    pub fn client(&self) -> kvd_server::KvdClient {
+        self.runtime.block_on(kvd_server::KvdClient::connect(&self.addr)).unwrap()
+    }
+
+    /// Shuts the server down gracefully and checks it closed cleanly.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        self.runtime.block_on(self.task).unwrap().unwrap();
+    }
+}
