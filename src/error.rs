@@ -37,6 +37,10 @@ pub enum Error {
         /// The key of the document that already holds them.
         existing: String,
     },
+    /// Something that must be new already exists (an index of that name in the namespace);
+    /// nothing was changed.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
     /// A missing key where one was required.
     #[error("not found: {0}")]
     NotFound(String),

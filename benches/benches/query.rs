@@ -7,8 +7,10 @@
 //!    The database is compacted first; a breakdown shows where the indexed query's time goes
 //!    (entry scan, document reads one `get` each and as one `multi_get`, JSON parse). Then the
 //!    same query through a covering index (`IndexSpec::covering`: the entries hold the
-//!    documents) in place of the plain one. With `KVD_QUERY_PROFILE_SECS=s` the bench loops
-//!    the covering query for `s` seconds and exits, for a profiler attached by pid.
+//!    documents) in place of the plain one, its rows taken as parsed values and as JSON
+//!    text (`Rows::json`, what the server streams; the full scan is timed both ways).
+//!    With `KVD_QUERY_PROFILE_SECS=s` the bench loops the covering query for `s` seconds
+//!    and exits, for a profiler attached by pid.
 //! 2. Write overhead: `KVD_QUERY_PUTS` single-document `put_doc` calls (default 100,000) into
 //!    a namespace with 0, 1 and 3 indexes, and with 1 covering index.
 //!
@@ -56,16 +58,35 @@ fn load(db: &Db, n: u64) {
     }
 }
 
-fn time_query(db: &Db, sql: &str, full: bool, runs: usize) -> (Duration, usize) {
+/// How the timed query hands out its rows.
+#[derive(Clone, Copy, PartialEq)]
+enum Out {
+    /// Parsed `Row` values (the embedding API's iterator).
+    Values,
+    /// JSON text (`Rows::json`, what the server streams); every row's text is touched.
+    Json,
+}
+
+fn time_query(db: &Db, sql: &str, full: bool, runs: usize, out: Out) -> (Duration, usize) {
     let opts = QueryOptions { force_full_scan: full, ..Default::default() };
     let mut times = Vec::new();
     let mut rows = 0;
     for _ in 0..runs {
         let t = Instant::now();
         rows = 0;
-        for r in db.query_with(sql, &opts).expect("query") {
-            r.expect("row");
-            rows += 1;
+        let mut q = db.query_with(sql, &opts).expect("query");
+        if out == Out::Json {
+            let mut bytes = 0;
+            for r in q.json() {
+                bytes += r.expect("row").json.len();
+                rows += 1;
+            }
+            std::hint::black_box(bytes);
+        } else {
+            for r in q {
+                std::hint::black_box(r.expect("row"));
+                rows += 1;
+            }
         }
         times.push(t.elapsed());
     }
@@ -80,6 +101,9 @@ struct Selectivity {
     indexed: Duration,
     full: Duration,
     covering: Duration,
+    /// Rows as JSON text: the covering query and the full scan.
+    covering_json: Duration,
+    full_json: Duration,
     rows: usize,
 }
 
@@ -97,12 +121,13 @@ fn selectivity(n: u64) -> Selectivity {
     let sql = "SELECT * FROM d WHERE cat = 42";
     breakdown(&db);
     println!("plan: {}", db.explain(sql).expect("explain").to_string().trim().replace('\n', " | "));
-    let (indexed, rows) = time_query(&db, sql, false, 7);
-    let (full, full_rows) = time_query(&db, sql, true, 3);
+    let (indexed, rows) = time_query(&db, sql, false, 7, Out::Values);
+    let (full, full_rows) = time_query(&db, sql, true, 3, Out::Values);
+    let (full_json, _) = time_query(&db, sql, true, 3, Out::Json);
     assert_eq!(rows, full_rows);
     let count = "SELECT COUNT(*) FROM d WHERE cat = 42";
-    let (count_indexed, _) = time_query(&db, count, false, 7);
-    let (count_full, _) = time_query(&db, count, true, 3);
+    let (count_indexed, _) = time_query(&db, count, false, 7, Out::Values);
+    let (count_full, _) = time_query(&db, count, true, 3, Out::Values);
     println!(
         "{count}: index only {count_indexed:.2?}, full scan {count_full:.2?}, {:.0}x",
         count_full.as_secs_f64() / count_indexed.as_secs_f64()
@@ -113,9 +138,11 @@ fn selectivity(n: u64) -> Selectivity {
     db.compact_range(None, None).expect("compact");
     profile_loop(&db, sql);
     println!("plan: {}", db.explain(sql).expect("explain").to_string().trim().replace('\n', " | "));
-    let (covering, covered_rows) = time_query(&db, sql, false, 7);
+    let (covering, covered_rows) = time_query(&db, sql, false, 7, Out::Values);
     assert_eq!(covered_rows, rows);
-    Selectivity { load: load_time, build, indexed, full, covering, rows }
+    let (covering_json, json_rows) = time_query(&db, sql, false, 7, Out::Json);
+    assert_eq!(json_rows, rows);
+    Selectivity { load: load_time, build, indexed, full, covering, covering_json, full_json, rows }
 }
 
 /// With `KVD_QUERY_PROFILE_SECS=s`, runs the indexed query in a loop for `s` seconds and
@@ -215,12 +242,17 @@ fn main() {
     }
     let n = env("KVD_QUERY_DOCS", 1_000_000);
     let puts = env("KVD_QUERY_PUTS", 100_000);
-    let Selectivity { load, build, indexed, full, covering, rows } = selectivity(n);
+    let Selectivity { load, build, indexed, full, covering, covering_json, full_json, rows } = selectivity(n);
     let speedup = full.as_secs_f64() / indexed.as_secs_f64();
     let covering_speedup = full.as_secs_f64() / covering.as_secs_f64();
+    let json_speedup = full_json.as_secs_f64() / covering_json.as_secs_f64();
     println!("{n} documents loaded in {load:.2?} (1000 per transaction); index built online in {build:.2?}");
     println!("cat = 42 ({rows} rows): indexed {indexed:.2?}, full scan {full:.2?}, {speedup:.0}x");
     println!("cat = 42 through a covering index: {covering:.2?}, {covering_speedup:.0}x");
+    println!(
+        "cat = 42 as JSON text (Rows::json, as the server streams): covering index {covering_json:.2?}, \
+         full scan {full_json:.2?}, {json_speedup:.0}x"
+    );
     let mut rates: Vec<f64> = [0, 1, 3].iter().map(|&k| put_rate(puts, k, false)).collect();
     for (k, r) in [0, 1, 3].iter().zip(&rates) {
         println!("put_doc with {k} index(es): {r:.0} docs/s ({:.0}% of no index)", r / rates[0] * 100.0);
@@ -236,6 +268,8 @@ fn main() {
             "{}",
             json!({"docs": n, "rows": rows, "indexed_ms": indexed.as_secs_f64() * 1e3, "full_ms": full.as_secs_f64() * 1e3,
                    "speedup": speedup, "covering_ms": covering.as_secs_f64() * 1e3, "covering_speedup": covering_speedup,
+                   "covering_json_ms": covering_json.as_secs_f64() * 1e3, "full_json_ms": full_json.as_secs_f64() * 1e3,
+                   "json_speedup": json_speedup,
                    "build_s": build.as_secs_f64(), "puts_per_s": rates})
         );
     }

@@ -42,6 +42,8 @@ pub enum ErrorKind {
     WrongType,
     /// A document write would give two documents equal values in a unique index.
     UniqueViolation,
+    /// A name that must be new is taken (an index of that name exists).
+    AlreadyExists,
     /// The engine is closed.
     Closed,
     /// The database directory is locked by another process.
@@ -70,6 +72,7 @@ impl ErrorKind {
             ErrorKind::TransactionExpired => "transaction_expired",
             ErrorKind::WrongType => "wrong_type",
             ErrorKind::UniqueViolation => "unique_violation",
+            ErrorKind::AlreadyExists => "already_exists",
             ErrorKind::Closed => "closed",
             ErrorKind::Locked => "locked",
             ErrorKind::Poisoned => "poisoned",
@@ -83,13 +86,14 @@ impl ErrorKind {
 
     /// The kind a label names, if any.
     pub fn parse(label: &str) -> Option<ErrorKind> {
-        const ALL: [ErrorKind; 14] = [
+        const ALL: [ErrorKind; 15] = [
             ErrorKind::InvalidArgument,
             ErrorKind::NotFound,
             ErrorKind::Conflict,
             ErrorKind::TransactionExpired,
             ErrorKind::WrongType,
             ErrorKind::UniqueViolation,
+            ErrorKind::AlreadyExists,
             ErrorKind::Closed,
             ErrorKind::Locked,
             ErrorKind::Poisoned,
@@ -109,7 +113,7 @@ impl ErrorKind {
             ErrorKind::NotFound => Code::NotFound,
             ErrorKind::Conflict | ErrorKind::TransactionExpired => Code::Aborted,
             ErrorKind::WrongType | ErrorKind::Locked => Code::FailedPrecondition,
-            ErrorKind::UniqueViolation => Code::AlreadyExists,
+            ErrorKind::UniqueViolation | ErrorKind::AlreadyExists => Code::AlreadyExists,
             ErrorKind::Closed | ErrorKind::ShuttingDown => Code::Unavailable,
             ErrorKind::Poisoned | ErrorKind::Corruption | ErrorKind::Io => Code::Internal,
             ErrorKind::ResourceExhausted => Code::ResourceExhausted,
@@ -129,6 +133,7 @@ impl ErrorKind {
             kvd::Error::TransactionExpired(_) => ErrorKind::TransactionExpired,
             kvd::Error::WrongType(_) => ErrorKind::WrongType,
             kvd::Error::UniqueViolation { .. } => ErrorKind::UniqueViolation,
+            kvd::Error::AlreadyExists(_) => ErrorKind::AlreadyExists,
             kvd::Error::Closed => ErrorKind::Closed,
             kvd::Error::Locked(_) => ErrorKind::Locked,
             kvd::Error::Poisoned(_) => ErrorKind::Poisoned,
@@ -207,6 +212,7 @@ mod tests {
                 kvd::Error::UniqueViolation { index: "u.by_e".into(), value: "\"a\"".into(), existing: "u/1".into() },
                 Code::AlreadyExists,
             ),
+            (kvd::Error::AlreadyExists("index u.by_e already exists".into()), Code::AlreadyExists),
             (kvd::Error::Closed, Code::Unavailable),
             (kvd::Error::Poisoned("fsync".into()), Code::Internal),
         ];

@@ -225,7 +225,9 @@ async fn bad_requests_get_precise_codes() {
     let e: ClientError = c.raw_query().put_doc(raw).await.unwrap_err().into();
     assert!(invalid(e).starts_with("json: not JSON text"));
     invalid(c.query(QueryOptions::new("  ")).await.unwrap_err());
-    invalid(c.create_index(&IndexSpec::new("users", "by_email").field("email", FieldType::String)).await.unwrap_err());
+    let e = c.create_index(&IndexSpec::new("users", "by_email").field("email", FieldType::String)).await.unwrap_err();
+    assert!(matches!(&e, ClientError::AlreadyExists(m) if m.contains("users.by_email already exists")), "{e}");
+    assert_eq!(e.code(), tonic::Code::AlreadyExists);
     invalid(c.write_docs(&DocBatch::new()).await.unwrap_err());
     // Unknown namespace and index.
     let e = c.query(QueryOptions::new("SELECT * FROM nope")).await.unwrap_err();

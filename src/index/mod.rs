@@ -64,7 +64,7 @@ impl Db {
         let def = self.run_transaction(|txn| {
             let mut cat = catalog::read_for_update(txn, &ns)?;
             if cat.get(&spec.name).is_some() {
-                return Err(Error::InvalidArgument(format!("index {}.{} already exists", ns, spec.name)));
+                return Err(Error::AlreadyExists(format!("index {}.{} already exists", ns, spec.name)));
             }
             let id = match txn.get_for_update(&next_id_key())? {
                 Some(b) => u64::from_le_bytes(

@@ -11,7 +11,7 @@ use super::ast::{ColumnExpr, OrderItem};
 use super::eval::{matches, Doc};
 use super::plan::{Access, Plan};
 use super::token::Token;
-use super::Row;
+use super::{JsonRow, Row};
 use crate::index::keys::{doc_key, namespace_range, to_hex};
 use crate::index::{entry_doc_id, parse_doc};
 use crate::{Db, Error, ReadOptions, Result, Scan, Snapshot};
@@ -122,6 +122,46 @@ enum Mode {
     Buffered(VecDeque<(Row, Pos)>),
 }
 
+/// A row as the pipeline produces it: parsed, or the stored JSON text of a document nothing
+/// had to look into (a covering entry's copy, when the range decides the WHERE clause and
+/// the query selects `*`). Each is turned into what the caller asked for only at the end.
+enum Body {
+    Value(Value),
+    Json(Vec<u8>),
+}
+
+struct Out {
+    key: Option<String>,
+    body: Body,
+}
+
+impl From<Row> for Out {
+    fn from(row: Row) -> Out {
+        Out { key: row.key, body: Body::Value(row.value) }
+    }
+}
+
+impl Out {
+    fn into_row(self) -> Result<Row> {
+        let value = match self.body {
+            Body::Value(v) => v,
+            Body::Json(bytes) => parse_doc(self.key.as_deref().unwrap_or_default().as_bytes(), &bytes)?,
+        };
+        Ok(Row { key: self.key, value })
+    }
+
+    fn into_json(self) -> Result<JsonRow> {
+        let json = match self.body {
+            Body::Value(v) => v.to_string(),
+            Body::Json(bytes) => String::from_utf8(bytes).map_err(|_| {
+                let key = self.key.as_deref().unwrap_or_default();
+                Error::corruption(format!("document {key:?}"), 0, "stored JSON is not UTF-8".to_string())
+            })?,
+        };
+        Ok(JsonRow { key: self.key, json })
+    }
+}
+
 /// The rows of a query, streamed: an iterator of `Result<Row>`, all read at the snapshot
 /// taken when the query started. After it ends, [`Rows::continuation`] says how to get the
 /// next page when a page size was set.
@@ -138,6 +178,10 @@ pub struct Rows<'db> {
     continuation: Option<String>,
     done: bool,
     explain: bool,
+    /// Rows go out as JSON text ([`Rows::json`]), so stored documents may pass unparsed.
+    want_json: bool,
+    /// The source's documents are the rows, unchanged and unfiltered (see [`Body::Json`]).
+    pass_through: bool,
 }
 
 fn sort_values(order: &[OrderItem], doc: &Doc) -> Vec<Value> {
@@ -203,6 +247,8 @@ impl<'db> Rows<'db> {
             continuation: None,
             done: false,
             explain: false,
+            want_json: false,
+            pass_through: false,
         };
         if rows.plan.select.is_aggregate() {
             rows.page_left = None;
@@ -210,6 +256,8 @@ impl<'db> Rows<'db> {
         } else if rows.plan.sort {
             rows.mode = Mode::Buffered(rows.sorted(source, token.as_ref())?);
         } else {
+            let covering = matches!(&rows.plan.access, Access::IndexScan { index, .. } if index.covering);
+            rows.pass_through = covering && rows.plan.range_decides && rows.plan.select.columns.is_none();
             rows.mode = Mode::Stream(Box::new(source));
         }
         Ok(rows)
@@ -230,6 +278,8 @@ impl<'db> Rows<'db> {
             continuation: None,
             done: false,
             explain: true,
+            want_json: false,
+            pass_through: false,
         }
     }
 
@@ -252,12 +302,29 @@ impl<'db> Rows<'db> {
         &self.plan
     }
 
+    /// The sequence number of the snapshot every row is read at: the query sees exactly the
+    /// writes committed at or below it.
+    pub fn seqno(&self) -> kvd_base::SeqNo {
+        self.snap.seq()
+    }
+
+    /// The remaining rows as JSON text (`{"field": ...}` objects, or the documents for
+    /// `SELECT *`), for callers that send or store rows rather than look into them, such as
+    /// the server. Equal in value to what iterating `Rows` gives, but a document read from
+    /// a covering index whose range alone decides the WHERE clause is handed out as stored,
+    /// without being parsed and written again. Paging and [`Rows::continuation`] work as
+    /// when iterating `Rows`.
+    pub fn json(&mut self) -> JsonRows<'_, 'db> {
+        self.want_json = true;
+        JsonRows { rows: self }
+    }
+
     fn read_opts(&self) -> ReadOptions<'_> {
         ReadOptions { snapshot: Some(&self.snap), ..Default::default() }
     }
 
     /// The next document of the source (unfiltered) and its key.
-    fn next_doc(&mut self, source: &mut Source) -> Option<Result<(Doc, Vec<u8>)>> {
+    fn next_doc(&self, source: &mut Source) -> Option<Result<(Doc, Vec<u8>)>> {
         let ns = &self.plan.select.namespace;
         match source {
             Source::Full(scan) => scan.next().map(|r| {
@@ -282,11 +349,25 @@ impl<'db> Rows<'db> {
         }
     }
 
-    /// The next document passing the filter.
+    /// The next stored document of a pass-through source, unparsed, with its entry key.
+    fn next_stored(&self, source: &mut Source) -> Option<Result<(Out, Vec<u8>)>> {
+        let Source::Index(ix) = source else {
+            return Some(Err(Error::InvalidArgument("pass-through rows need a covering index scan".into())));
+        };
+        let ns = &self.plan.select.namespace;
+        ix.next(self.db, ns, &self.read_opts()).map(|r| {
+            let p = r?;
+            let key = Some(format!("{ns}/{}", String::from_utf8_lossy(&p.id)));
+            Ok((Out { key, body: Body::Json(p.doc.unwrap_or_default()) }, p.entry))
+        })
+    }
+
+    /// The next document passing the filter (not evaluated again when the range decides it).
     fn next_match(&mut self, source: &mut Source) -> Option<Result<(Doc, Vec<u8>)>> {
+        let filter = if self.plan.range_decides { None } else { self.plan.select.filter.as_ref() };
         loop {
             match self.next_doc(source)? {
-                Ok((doc, key)) if matches(self.plan.select.filter.as_ref(), &doc) => return Some(Ok((doc, key))),
+                Ok((doc, key)) if matches(filter, &doc) => return Some(Ok((doc, key))),
                 Ok(_) => continue,
                 Err(e) => return Some(Err(e)),
             }
@@ -338,11 +419,23 @@ impl<'db> Rows<'db> {
             .collect())
     }
 
-    fn pull(&mut self) -> Option<Result<(Row, Pos)>> {
+    fn pull(&mut self) -> Option<Result<(Out, Pos)>> {
         match std::mem::replace(&mut self.mode, Mode::Buffered(VecDeque::new())) {
             Mode::Buffered(mut q) => {
-                let item = q.pop_front().map(Ok);
+                let item = q.pop_front().map(|(row, pos)| Ok((Out::from(row), pos)));
                 self.mode = Mode::Buffered(q);
+                item
+            }
+            Mode::Stream(mut source) if self.want_json && self.pass_through => {
+                let item = loop {
+                    match self.next_stored(&mut source) {
+                        Some(Ok(_)) if self.skip > 0 => self.skip -= 1,
+                        Some(Ok((out, key))) => break Some(Ok((out, Pos::Key(key)))),
+                        Some(Err(e)) => break Some(Err(e)),
+                        None => break None,
+                    }
+                };
+                self.mode = Mode::Stream(source);
                 item
             }
             Mode::Stream(mut source) => {
@@ -350,7 +443,8 @@ impl<'db> Rows<'db> {
                     match self.next_match(&mut source) {
                         Some(Ok(_)) if self.skip > 0 => self.skip -= 1,
                         Some(Ok((doc, key))) => {
-                            break Some(Ok((project(&self.plan, doc, &self.plan.select.namespace), Pos::Key(key))))
+                            let row = project(&self.plan, doc, &self.plan.select.namespace);
+                            break Some(Ok((Out::from(row), Pos::Key(key))));
                         }
                         Some(Err(e)) => break Some(Err(e)),
                         None => break None,
@@ -377,10 +471,9 @@ impl<'db> Rows<'db> {
     }
 }
 
-impl Iterator for Rows<'_> {
-    type Item = Result<Row>;
-
-    fn next(&mut self) -> Option<Result<Row>> {
+impl Rows<'_> {
+    /// The next row in whatever form the pipeline made it, after OFFSET, LIMIT and paging.
+    fn next_out(&mut self) -> Option<Result<Out>> {
         if self.done || self.limit_left == Some(0) {
             self.done = true;
             return None;
@@ -405,13 +498,34 @@ impl Iterator for Rows<'_> {
                 self.done = true;
                 Some(Err(e))
             }
-            Some(Ok((row, pos))) => {
+            Some(Ok((out, pos))) => {
                 self.last = pos;
                 self.limit_left = self.limit_left.map(|l| l - 1);
                 self.page_left = self.page_left.map(|p| p - 1);
-                Some(Ok(row))
+                Some(Ok(out))
             }
         }
+    }
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Result<Row>> {
+        self.next_out().map(|r| r.and_then(Out::into_row))
+    }
+}
+
+/// The rows of a query as JSON text; see [`Rows::json`].
+pub struct JsonRows<'r, 'db> {
+    rows: &'r mut Rows<'db>,
+}
+
+impl Iterator for JsonRows<'_, '_> {
+    type Item = Result<JsonRow>;
+
+    fn next(&mut self) -> Option<Result<JsonRow>> {
+        self.rows.next_out().map(|r| r.and_then(Out::into_json))
     }
 }
 

@@ -22,7 +22,7 @@ pub mod parse;
 pub mod plan;
 pub mod token;
 
-pub use exec::Rows;
+pub use exec::{JsonRows, Rows};
 pub use plan::{Access, Force, Plan};
 
 use serde_json::Value;
@@ -41,6 +41,16 @@ pub struct Row {
     pub key: Option<String>,
     /// The row: the document for `SELECT *`, else an object of the selected columns.
     pub value: Value,
+}
+
+/// One result row as JSON text, as [`Rows::json`] hands it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonRow {
+    /// The document key (`namespace/id`) for document rows; `None` for aggregate and
+    /// EXPLAIN rows.
+    pub key: Option<String>,
+    /// The row as a JSON object: the document for `SELECT *`, else the selected columns.
+    pub json: String,
 }
 
 /// How to run a query.

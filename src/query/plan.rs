@@ -6,8 +6,9 @@
 //! (`<`, `<=`, `>`, `>=`, `BETWEEN`, `LIKE 'prefix%'`), and notes whether the index order is
 //! the ORDER BY order (the ORDER BY names every remaining field, in one direction). It picks
 //! the index with the most equality fields, then a range, then the order; with none it scans
-//! the namespace. The full WHERE clause is always applied to the documents read, so the
-//! range only has to be a superset of the matching rows.
+//! the namespace. The full WHERE clause is applied to the documents read, so the range only
+//! has to be a superset of the matching rows, unless every conjunct became an exact bound
+//! ([`Plan::range_decides`]): then the range is the answer and the filter is skipped.
 
 use std::fmt;
 
@@ -67,6 +68,10 @@ pub struct Plan {
     /// The query only counts rows and the index range alone decides the whole WHERE, so it
     /// counts entries and reads no document.
     pub index_only: bool,
+    /// The index range alone decides the whole WHERE clause (every conjunct became an exact
+    /// bound), so documents read through it are not filtered again. Always false for a full
+    /// scan.
+    pub range_decides: bool,
 }
 
 /// Planner choices a caller may force.
@@ -126,7 +131,7 @@ pub fn plan(select: Select, indexes: &[IndexDef], force: Force) -> Result<Plan> 
     let counts_only = select.group_by.is_empty()
         && select.columns.iter().flatten().all(|c| c.expr == ColumnExpr::Agg(super::ast::AggFunc::Count, None));
     let index_only = aggregate && counts_only && chosen.covered;
-    Ok(Plan { select, access: chosen.access, sort, index_only })
+    Ok(Plan { select, access: chosen.access, sort, index_only, range_decides: chosen.covered })
 }
 
 fn declared(indexes: &[IndexDef], f: &Field) -> Option<(FieldType, String)> {
@@ -367,8 +372,10 @@ impl fmt::Display for Plan {
                 )?;
             }
         }
-        if let Some(e) = &s.filter {
-            writeln!(f, "filter: {e}")?;
+        match &s.filter {
+            Some(e) if self.range_decides => writeln!(f, "filter: {e} (decided by the range; not re-checked)")?,
+            Some(e) => writeln!(f, "filter: {e}")?,
+            None => {}
         }
         if self.index_only {
             writeln!(f, "index only: counts entries, reads no document")?;

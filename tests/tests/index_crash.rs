@@ -33,7 +33,7 @@ fn options() -> Options {
 fn ensure_index(db: &Db, spec: IndexSpec) {
     match db.create_index(spec) {
         Ok(_) => {}
-        Err(Error::InvalidArgument(m)) if m.contains("already exists") => {}
+        Err(Error::AlreadyExists(m)) if m.contains("already exists") => {}
         Err(e) => panic!("create index: {e}"),
     }
 }

@@ -130,9 +130,11 @@ fn catalog_lists_drops_and_reports() {
     assert_eq!(def.state, IndexState::Ready);
     let status = db.index_status("p", "by_xy").unwrap();
     assert_eq!(status.docs_scanned, 50);
-    assert!(db.create_index(IndexSpec::new("p", "by_xy").field("x", FieldType::Any)).is_err(), "duplicate name");
-    assert!(db.create_index(IndexSpec::new("p", "bad name").field("x", FieldType::Any)).is_err());
-    assert!(db.create_index(IndexSpec::new("p", "none")).is_err(), "no fields");
+    let dup = db.create_index(IndexSpec::new("p", "by_xy").field("x", FieldType::Any));
+    assert!(matches!(&dup, Err(Error::AlreadyExists(m)) if m.contains("p.by_xy")), "duplicate name: {dup:?}");
+    let bad = db.create_index(IndexSpec::new("p", "bad name").field("x", FieldType::Any));
+    assert!(matches!(bad, Err(Error::InvalidArgument(_))), "{bad:?}");
+    assert!(matches!(db.create_index(IndexSpec::new("p", "none")), Err(Error::InvalidArgument(_))), "no fields");
     assert_eq!(db.list_indexes(None).unwrap().len(), 1);
     let plan = db.explain("SELECT * FROM p WHERE x = 2 AND y > 10 ORDER BY y DESC").unwrap().to_string();
     assert!(plan.starts_with("index scan of p.by_xy (x, y) range: x = 2 AND y > 10 (descending)"), "{plan}");

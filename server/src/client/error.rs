@@ -27,6 +27,9 @@ pub enum ClientError {
     /// was written. The message names the index, the values and the document holding them.
     #[error("unique violation: {0}")]
     UniqueViolation(String),
+    /// Something that must be new already exists (an index of that name); nothing was changed.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
     /// A size or count limit was hit (message size, batch size, concurrent scans, snapshots).
     #[error("resource exhausted: {0}")]
     ResourceExhausted(String),
@@ -72,7 +75,7 @@ impl ClientError {
             ClientError::NotFound(_) => Code::NotFound,
             ClientError::Conflict(_) | ClientError::TransactionExpired(_) => Code::Aborted,
             ClientError::WrongType(_) => Code::FailedPrecondition,
-            ClientError::UniqueViolation(_) => Code::AlreadyExists,
+            ClientError::UniqueViolation(_) | ClientError::AlreadyExists(_) => Code::AlreadyExists,
             ClientError::ResourceExhausted(_) => Code::ResourceExhausted,
             ClientError::Closed(_) | ClientError::Unavailable(_) | ClientError::Connect(_) => Code::Unavailable,
             ClientError::Poisoned(_) | ClientError::Corruption(_) | ClientError::Internal(_) => Code::Internal,
@@ -98,6 +101,7 @@ impl From<Status> for ClientError {
             Some(ErrorKind::TransactionExpired) => ClientError::TransactionExpired(message),
             Some(ErrorKind::WrongType) => ClientError::WrongType(message),
             Some(ErrorKind::UniqueViolation) => ClientError::UniqueViolation(message),
+            Some(ErrorKind::AlreadyExists) => ClientError::AlreadyExists(message),
             Some(ErrorKind::ResourceExhausted) => ClientError::ResourceExhausted(message),
             Some(ErrorKind::Closed) => ClientError::Closed(message),
             Some(ErrorKind::Poisoned) => ClientError::Poisoned(message),

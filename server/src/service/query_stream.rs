@@ -80,19 +80,15 @@ fn keyed(sql: &str) -> Result<bool, Status> {
 
 fn produce(shared: &Shared, call: &QueryCall, tx: &mpsc::Sender<Result<QueryResponse, Status>>) -> Result<(), Status> {
     let keyed = keyed(&call.sql)?;
-    let db = &shared.db;
-    // The engine does not report the seqno of the snapshot a query takes; it lies between
-    // these two, and is exactly `before` when they agree.
-    let before = db.latest_seqno();
-    let mut rows = db.query_with(&call.sql, &call.opts).map_err(engine)?;
-    let exact = db.latest_seqno() == before;
+    let mut rows = shared.db.query_with(&call.sql, &call.opts).map_err(engine)?;
+    let seqno = rows.seqno();
     let chunk_msg = |rows: Vec<Row>| QueryResponse {
-        header: header(before),
+        header: header(seqno),
         rows,
         columns: Vec::new(),
         keyed: false,
         continuation: String::new(),
-        seqno_exact: exact,
+        seqno_exact: true,
     };
     let mut first = Some((rows.columns().unwrap_or_default(), keyed));
     let label = |mut msg: QueryResponse, first: &mut Option<(Vec<String>, bool)>| {
@@ -106,13 +102,15 @@ fn produce(shared: &Shared, call: &QueryCall, tx: &mpsc::Sender<Result<QueryResp
     let chunk_cap = budget.min(CHUNK_BYTES);
     let mut chunk: Vec<Row> = Vec::new();
     let mut chunk_bytes = 0usize;
-    for row in rows.by_ref() {
+    // JSON text straight from the engine: documents of a covering index pass through as
+    // stored instead of being parsed and written out again.
+    for row in rows.json() {
         if tx.is_closed() {
             return Ok(());
         }
         let row = row.map_err(engine)?;
         let key = row.key.unwrap_or_default();
-        let json = row.value.to_string();
+        let json = row.json;
         let size = key.len() + json.len() + ENTRY_OVERHEAD;
         if size > budget {
             return Err(exhausted(format!(
