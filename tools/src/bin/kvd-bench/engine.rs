@@ -28,6 +28,11 @@ pub trait BenchDb: Send + Sync {
     fn write_amplification(&self) -> f64;
     /// Level-0 files (0 if unknown).
     fn l0_files(&self) -> usize;
+    /// Writes committed and commit groups (log appends) since open, for the group-commit
+    /// factor; `(0, 0)` if unknown.
+    fn write_groups(&self) -> (u64, u64) {
+        (0, 0)
+    }
     /// Closes cleanly.
     fn close(&self) -> EResult<()>;
 }
@@ -100,6 +105,10 @@ impl BenchDb for KvdDb {
     }
     fn l0_files(&self) -> usize {
         self.0.stats().levels.first().map_or(0, |l| l.files)
+    }
+    fn write_groups(&self) -> (u64, u64) {
+        let s = self.0.stats();
+        (s.writes, s.write_groups)
     }
     fn close(&self) -> EResult<()> {
         self.0.close().map_err(|e| e.to_string())
@@ -200,6 +209,12 @@ mod rocks {
         }
         fn l0_files(&self) -> usize {
             self.db.property_int_value("rocksdb.num-files-at-level0").ok().flatten().unwrap_or(0) as usize
+        }
+        fn write_groups(&self) -> (u64, u64) {
+            // A leader's own write counts as `self`, the group members it wrote as `other`.
+            let stats = self.opts.get_statistics().unwrap_or_default();
+            let leaders = ticker(&stats, "rocksdb.write.self");
+            (leaders + ticker(&stats, "rocksdb.write.other"), leaders)
         }
         fn close(&self) -> EResult<()> {
             self.db.flush_wal(true).map_err(|e| e.to_string())

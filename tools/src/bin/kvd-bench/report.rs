@@ -26,6 +26,9 @@ pub struct BenchResult {
     pub db_bytes: u64,
     pub peak_rss_mb: f64,
     pub l0_files: usize,
+    /// Writes per commit group (log append) since the database was opened for this
+    /// workload: the group-commit factor; 0 when the engine does not say.
+    pub writes_per_group: f64,
     pub engine: String,
 }
 
@@ -49,6 +52,7 @@ impl BenchResult {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let db_bytes = dir_size(dir);
         let logical = args.num * (args.key_size + args.value_size) as u64;
+        let (writes, groups) = db.write_groups();
         BenchResult {
             engine: args.engine.clone(),
             benchmark: name.to_string(),
@@ -65,6 +69,7 @@ impl BenchResult {
             db_bytes,
             peak_rss_mb: peak_rss_kb() as f64 / 1024.0,
             l0_files: db.l0_files(),
+            writes_per_group: if groups == 0 { 0.0 } else { writes as f64 / groups as f64 },
         }
     }
 }
@@ -110,7 +115,10 @@ pub fn print(r: &BenchResult, json: bool) {
         println!("{}", serde_json::to_string(r).unwrap_or_default());
         return;
     }
-    let found = if r.found != r.ops && r.found > 0 { format!(" ({} found)", r.found) } else { String::new() };
+    let mut found = if r.found != r.ops && r.found > 0 { format!(" ({} found)", r.found) } else { String::new() };
+    if r.writes_per_group > 1.0 {
+        found += &format!(" ({:.1} writes per commit group)", r.writes_per_group);
+    }
     println!(
         "{:<18} {:>12.0} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>7.2} {:>7.2} {:>9.1}{found}",
         r.benchmark,
