@@ -29,6 +29,8 @@ pub struct BenchResult {
     /// Writes per commit group (log append) since the database was opened for this
     /// workload: the group-commit factor; 0 when the engine does not say.
     pub writes_per_group: f64,
+    /// readwhilewriting: the writer's puts per second beside the readers (0 otherwise).
+    pub writer_ops_per_sec: f64,
     pub engine: String,
 }
 
@@ -70,6 +72,7 @@ impl BenchResult {
             peak_rss_mb: peak_rss_kb() as f64 / 1024.0,
             l0_files: db.l0_files(),
             writes_per_group: if groups == 0 { 0.0 } else { writes as f64 / groups as f64 },
+            writer_ops_per_sec: 0.0,
         }
     }
 }
@@ -116,6 +119,9 @@ pub fn print(r: &BenchResult, json: bool) {
         return;
     }
     let mut found = if r.found != r.ops && r.found > 0 { format!(" ({} found)", r.found) } else { String::new() };
+    if r.writer_ops_per_sec > 0.0 {
+        found += &format!(" (writer beside: {:.0} puts/s)", r.writer_ops_per_sec);
+    }
     if r.writes_per_group > 1.0 {
         found += &format!(" ({:.1} writes per commit group)", r.writes_per_group);
     }
