@@ -8,6 +8,15 @@ use kvd::{Db, ReadOptions, WriteBatch, WriteOptions};
 
 use crate::Args;
 
+/// One level's shape and compaction traffic.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LevelSummary {
+    pub files: usize,
+    pub bytes: u64,
+    pub read: u64,
+    pub written: u64,
+}
+
 /// Result type of engine operations (errors as text: each engine has its own error type).
 pub type EResult<T> = Result<T, String>;
 
@@ -32,6 +41,11 @@ pub trait BenchDb: Send + Sync {
     /// factor; `(0, 0)` if unknown.
     fn write_groups(&self) -> (u64, u64) {
         (0, 0)
+    }
+    /// Per level (L0 first): files, bytes, and the bytes compactions read from and wrote
+    /// into it; empty if unknown.
+    fn levels(&self) -> Vec<LevelSummary> {
+        Vec::new()
     }
     /// Closes cleanly.
     fn close(&self) -> EResult<()>;
@@ -109,6 +123,13 @@ impl BenchDb for KvdDb {
     fn write_groups(&self) -> (u64, u64) {
         let s = self.0.stats();
         (s.writes, s.write_groups)
+    }
+    fn levels(&self) -> Vec<LevelSummary> {
+        let s = self.0.stats();
+        s.levels
+            .iter()
+            .map(|l| LevelSummary { files: l.files, bytes: l.bytes, read: l.read_bytes, written: l.written_bytes })
+            .collect()
     }
     fn close(&self) -> EResult<()> {
         self.0.close().map_err(|e| e.to_string())

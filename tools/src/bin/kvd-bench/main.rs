@@ -99,6 +99,10 @@ pub struct Args {
     /// Print results as JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// After each workload, print kvd's per-level files, bytes and compaction traffic (the
+    /// JSON output always carries them).
+    #[arg(long)]
+    pub level_stats: bool,
 }
 
 impl Args {
@@ -144,7 +148,7 @@ fn main() {
     let mut runner = workloads::Runner::new(args.clone(), dir);
     for name in args.benchmarks.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match runner.run(name) {
-            Ok(r) => report::print(&r, args.json),
+            Ok(r) => report::print(&r, args.json, args.level_stats),
             Err(e) => {
                 eprintln!("kvd-bench: {name}: {e}");
                 std::process::exit(1);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::engine::BenchDb;
+use crate::engine::{BenchDb, LevelSummary};
 use crate::Args;
 
 /// One workload's figures.
@@ -26,11 +26,13 @@ pub struct BenchResult {
     pub db_bytes: u64,
     pub peak_rss_mb: f64,
     pub l0_files: usize,
-    /// Writes per commit group (log append) since the database was opened for this
-    /// workload: the group-commit factor; 0 when the engine does not say.
+    /// Writes per commit group (log append) since the database was opened (cumulative over
+    /// the workloads run on it): the group-commit factor; 0 when the engine does not say.
     pub writes_per_group: f64,
     /// readwhilewriting: the writer's puts per second beside the readers (0 otherwise).
     pub writer_ops_per_sec: f64,
+    /// Per level at the end of the workload (kvd only; `--level-stats` prints it).
+    pub levels: Vec<LevelSummary>,
     pub engine: String,
 }
 
@@ -73,6 +75,7 @@ impl BenchResult {
             l0_files: db.l0_files(),
             writes_per_group: if groups == 0 { 0.0 } else { writes as f64 / groups as f64 },
             writer_ops_per_sec: 0.0,
+            levels: db.levels(),
         }
     }
 }
@@ -113,11 +116,27 @@ pub fn print_header(args: &Args) {
     );
 }
 
-pub fn print(r: &BenchResult, json: bool) {
+pub fn print(r: &BenchResult, json: bool, level_stats: bool) {
     if json {
         println!("{}", serde_json::to_string(r).unwrap_or_default());
         return;
     }
+    print_row(r);
+    if level_stats {
+        for (i, l) in r.levels.iter().enumerate().filter(|(_, l)| l.files > 0 || l.written > 0) {
+            let mib = |b: u64| b as f64 / 1_048_576.0;
+            println!(
+                "  L{i}: {} files, {:.1} MiB; compactions read {:.1} MiB from it, wrote {:.1} MiB into it",
+                l.files,
+                mib(l.bytes),
+                mib(l.read),
+                mib(l.written)
+            );
+        }
+    }
+}
+
+fn print_row(r: &BenchResult) {
     let mut found = if r.found != r.ops && r.found > 0 { format!(" ({} found)", r.found) } else { String::new() };
     if r.writer_ops_per_sec > 0.0 {
         found += &format!(" (writer beside: {:.0} puts/s)", r.writer_ops_per_sec);
