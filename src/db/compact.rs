@@ -188,19 +188,25 @@ pub(crate) fn install(db: &Arc<DbInner>, mut edit: VersionEdit) -> Result<()> {
 /// Deletes replaced table files that no version in use still references. The obsolete list
 /// stays locked until the files are gone, so when any caller returns, every file it (or a
 /// concurrent purge) found deletable has been deleted.
+///
+/// A file is protected by *number*, not by one `Arc`: a trivial move gives the moved file a
+/// new `FileMeta` in the new version while scans pinning older versions hold the old one.
+/// So an entry stays listed while anything else holds it (even when its number is live
+/// again after a move), and a number is deleted only when it is not live and no listed
+/// entry of it is held.
 pub(crate) fn purge_obsolete_files(db: &DbInner) {
     let live: HashSet<u64> = db.vs.lock().state.version.all_files().map(|(_, f)| f.number).collect();
     let mut obsolete = db.obsolete.lock();
-    let mut doomed = Vec::new();
+    let held: HashSet<u64> = obsolete.iter().filter(|f| Arc::strong_count(f) > 1).map(|f| f.number).collect();
+    let mut doomed = HashSet::new();
     obsolete.retain(|f| {
-        if live.contains(&f.number) {
-            return false; // moved, not removed
+        if Arc::strong_count(f) > 1 {
+            return true; // a version in use still reads it
         }
-        if Arc::strong_count(f) == 1 {
-            doomed.push(f.number);
-            return false;
+        if !live.contains(&f.number) && !held.contains(&f.number) {
+            doomed.insert(f.number);
         }
-        true
+        false
     });
     for number in doomed {
         db.tables.evict(number);
