@@ -70,42 +70,70 @@ impl MemEntry {
     }
 }
 
-/// An encoded internal key as an ordered, unsized view: what lookups search by, so a seek
-/// needs no `MemEntry` (and no allocation) of its own.
-#[repr(transparent)]
-struct IKey([u8]);
+/// What the skiplist compares: the head of a user key and the whole internal key, of a
+/// stored entry or of a search key. Lookups search by `dyn SearchKey`, so, as inserts do,
+/// they compare the heads held in the nodes first and follow an entry's `buf` only when
+/// the heads are equal: without the heads every node a get or seek passed cost a cache
+/// miss.
+trait SearchKey {
+    fn head(&self) -> KeyHead;
+    fn internal_key(&self) -> &[u8];
+}
 
-impl IKey {
-    fn new(bytes: &[u8]) -> &IKey {
-        // SAFETY: `IKey` is a `repr(transparent)` wrapper of `[u8]`, so the layouts and
-        // pointer metadata are identical (the same pattern as `std::path::Path` over `OsStr`).
-        unsafe { &*(bytes as *const [u8] as *const IKey) }
+impl SearchKey for MemEntry {
+    fn head(&self) -> KeyHead {
+        self.head
+    }
+    fn internal_key(&self) -> &[u8] {
+        self.key()
     }
 }
 
-impl PartialEq for IKey {
+/// A search key: an encoded internal key (no allocation) with its head.
+struct Probe<'a> {
+    head: KeyHead,
+    key: &'a [u8],
+}
+
+impl<'a> Probe<'a> {
+    fn new(internal_key: &'a [u8]) -> Probe<'a> {
+        Probe { head: KeyHead::of(kvd_base::key::user_key(internal_key)), key: internal_key }
+    }
+}
+
+impl SearchKey for Probe<'_> {
+    fn head(&self) -> KeyHead {
+        self.head
+    }
+    fn internal_key(&self) -> &[u8] {
+        self.key
+    }
+}
+
+impl PartialEq for dyn SearchKey + '_ {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == std::cmp::Ordering::Equal
     }
 }
 
-impl Eq for IKey {}
+impl Eq for dyn SearchKey + '_ {}
 
-impl PartialOrd for IKey {
+impl PartialOrd for dyn SearchKey + '_ {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for IKey {
+impl Ord for dyn SearchKey + '_ {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        compare_internal_keys(&self.0, &other.0)
+        // Same order as comparing the internal keys (see `KeyHead`).
+        self.head().cmp(&other.head()).then_with(|| compare_internal_keys(self.internal_key(), other.internal_key()))
     }
 }
 
-impl Borrow<IKey> for MemEntry {
-    fn borrow(&self) -> &IKey {
-        IKey::new(self.key())
+impl<'a> Borrow<dyn SearchKey + 'a> for MemEntry {
+    fn borrow(&self) -> &(dyn SearchKey + 'a) {
+        self
     }
 }
 
@@ -176,7 +204,8 @@ impl MemTable {
     /// The newest version of `user_key` with sequence number `<= seq`, tombstones included.
     pub fn get(&self, user_key: &[u8], seq: SeqNo) -> Option<Found> {
         let seek = InternalKey::seek_key(user_key, seq);
-        let entry = self.map.lower_bound(Bound::Included(IKey::new(seek.encoded())))?;
+        let probe = Probe::new(seek.encoded());
+        let entry = self.map.lower_bound::<dyn SearchKey>(Bound::Included(&probe))?;
         let e = entry.key();
         let parsed = kvd_base::key::parse_internal_key(e.key()).ok()?;
         if parsed.user_key != user_key {
@@ -246,13 +275,13 @@ impl InternalIterator for MemTableIterator {
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
         let mem = self.mem.clone();
-        self.set(mem.map.lower_bound(Bound::Included(IKey::new(target))));
+        self.set(mem.map.lower_bound::<dyn SearchKey>(Bound::Included(&Probe::new(target))));
         Ok(())
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
         let mem = self.mem.clone();
-        self.set(mem.map.upper_bound(Bound::Included(IKey::new(target))));
+        self.set(mem.map.upper_bound::<dyn SearchKey>(Bound::Included(&Probe::new(target))));
         Ok(())
     }
 
@@ -291,6 +320,10 @@ mod tests {
             let ea = MemEntry::new(&a, sa, ValueKind::Put, b"v");
             let eb = MemEntry::new(&b, sb, ValueKind::Put, b"w");
             prop_assert_eq!(ea.cmp(&eb), compare_internal_keys(ea.key(), eb.key()));
+            // A search key for `b` orders against the entry `a` as the internal keys do.
+            let probe = Probe::new(eb.key());
+            let by_probe = <dyn SearchKey>::cmp(&ea, &probe as &dyn SearchKey);
+            prop_assert_eq!(by_probe, compare_internal_keys(ea.key(), eb.key()));
         }
     }
 
@@ -307,6 +340,25 @@ mod tests {
         assert_eq!(m.get(b"k", 9).unwrap().kind, ValueKind::Delete);
         assert_eq!(m.get(b"j", 9), None);
         assert!(m.approximate_size() > 0);
+    }
+
+    /// Keys sharing their first 16 bytes have equal heads: lookups must fall back to the
+    /// whole key, forwards and backwards.
+    #[test]
+    fn lookups_tell_apart_keys_with_equal_heads() {
+        let m = Arc::new(MemTable::new(1));
+        let key = |i: u8| [&[b'p'; 16][..], &[b'0' + i, b'x']].concat();
+        for i in (0..8).step_by(2) {
+            m.insert(&key(i), u64::from(i) + 1, ValueKind::Put, &[i]);
+        }
+        assert_eq!(m.get(&key(4), 9).unwrap().value, vec![4]);
+        assert_eq!(m.get(&key(3), 9), None);
+        assert_eq!(m.get(&key(4), 4), None, "version 5 is newer than the read");
+        let mut it = m.iter();
+        it.seek(InternalKey::seek_key(&key(3), 9).encoded()).unwrap();
+        assert_eq!(it.value(), [4]);
+        it.seek_for_prev(InternalKey::seek_key(&key(3), 9).encoded()).unwrap();
+        assert_eq!(it.value(), [2]);
     }
 
     #[test]
