@@ -197,10 +197,14 @@ pub(crate) fn install(db: &Arc<DbInner>, mut edit: VersionEdit) -> Result<()> {
 pub(crate) fn purge_obsolete_files(db: &DbInner) {
     let live: HashSet<u64> = db.vs.lock().state.version.all_files().map(|(_, f)| f.number).collect();
     let mut obsolete = db.obsolete.lock();
-    let held: HashSet<u64> = obsolete.iter().filter(|f| Arc::strong_count(f) > 1).map(|f| f.number).collect();
+    // One reading of the counts: a version dropped between two readings could otherwise
+    // leave a number held in one and unlisted after the other, never to be deleted.
+    let counts: Vec<usize> = obsolete.iter().map(Arc::strong_count).collect();
+    let held: HashSet<u64> = obsolete.iter().zip(&counts).filter(|(_, &c)| c > 1).map(|(f, _)| f.number).collect();
     let mut doomed = HashSet::new();
+    let mut counts = counts.into_iter();
     obsolete.retain(|f| {
-        if Arc::strong_count(f) > 1 {
+        if counts.next().unwrap_or(2) > 1 {
             return true; // a version in use still reads it
         }
         if !live.contains(&f.number) && !held.contains(&f.number) {
