@@ -344,3 +344,34 @@ async fn covering_indexes_over_grpc() {
     let err = c.create_index(&bad).await.unwrap_err();
     assert!(matches!(err, ClientError::InvalidArgument(_)), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_written_through_types_are_queried_and_indexed() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.create_index(&IndexSpec::new("carts", "by_items").field("items", FieldType::Int)).await.unwrap();
+    for i in 0..20i64 {
+        c.hset(format!("carts/{i:02}"), &[("owner", format!("o{i}")), ("items", (i % 5).to_string())]).await.unwrap();
+    }
+    c.hincrby("carts/03", "items", 10).await.unwrap();
+    c.hdel("carts/04", &["items"]).await.unwrap();
+    let sql = "SELECT owner, items FROM carts WHERE items >= 4 ORDER BY items";
+    assert!(c.explain(sql).await.unwrap().plan.starts_with("index scan"));
+    let page = run(&c, sql).await;
+    let full = c.query(QueryOptions::new(sql).force_full_scan()).await.unwrap().collect_page().await.unwrap();
+    assert_eq!(values(&page), values(&full));
+    assert_eq!(
+        values(&page),
+        [
+            json!({"owner": "o9", "items": 4}),
+            json!({"owner": "o14", "items": 4}),
+            json!({"owner": "o19", "items": 4}),
+            json!({"owner": "o3", "items": 13})
+        ]
+    );
+    // A wrong-typed field is refused by the index, with nothing written.
+    let err = c.hset("carts/00", &[("items", "many")]).await.unwrap_err();
+    assert!(matches!(err, ClientError::InvalidArgument(_)), "{err:?}");
+    let count = run(&c, "SELECT COUNT(*) AS n FROM carts WHERE items IS NULL").await;
+    assert_eq!(values(&count), [json!({"n": 1})]);
+}

@@ -241,6 +241,18 @@ impl Db {
         Scan::new(self.iter(&opts), reverse)
     }
 
+    /// Entries with `lower <= key < upper` as of sequence number `seq`, which a live
+    /// snapshot must hold (for readers that keep the snapshot elsewhere).
+    pub(crate) fn scan_at(&self, lower: Option<&[u8]>, upper: Option<&[u8]>, reverse: bool, seq: SeqNo) -> Scan {
+        let opts = ReadOptions {
+            snapshot: None,
+            seqno: Some(seq),
+            lower_bound: lower.map(<[u8]>::to_vec),
+            upper_bound: upper.map(<[u8]>::to_vec),
+        };
+        Scan::new(self.iter(&opts), reverse)
+    }
+
     /// Entries whose key starts with `prefix`, ascending.
     pub fn prefix_scan(&self, prefix: &[u8]) -> Scan {
         let upper = prefix_successor(prefix);

@@ -3,9 +3,10 @@
 //!
 //! Writers maintain a building index from the moment its catalog record commits (they read
 //! the catalog and validate it at commit). The builder covers the documents written before:
-//! it reads a chunk of the namespace at a fresh snapshot, and commits the chunk's entries
-//! together with its progress record only if nothing in the chunk's key range (and no unique
-//! slot it fills) changed since that snapshot. A chunk that lost such a race is re-read at a
+//! it reads a chunk of the namespace (JSON documents and hashes, in key order) at a fresh
+//! snapshot, and commits the chunk's entries together with its progress record only if
+//! nothing in the chunk's key range, the hashes' metadata range, the fields of the hashes
+//! it read (and no unique slot it fills) changed since that snapshot. A chunk that lost such a race is re-read at a
 //! new snapshot, smaller (down to one document), so a hot range cannot starve the build.
 //! Each committed chunk is thus exactly the entries of the documents as they are at commit,
 //! and later changes are the writers' to maintain. The progress record (last document id
@@ -19,11 +20,12 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, Catalog, IndexDef, IndexState};
-use super::doc::parse_doc;
 use super::entry::{entry_doc_id, entry_for, show_values};
 use super::keys::{catalog_key, doc_key, from_hex, namespace_range, progress_key, to_hex};
+use super::stored::{DocScan, Stored};
+use crate::model::hash_doc::meta_range;
 use crate::txn::Backoff;
-use crate::{Db, Error, Precondition, ReadOptions, Result, WriteBatch, WriteOptions};
+use crate::{BatchOp, Db, Error, Precondition, ReadOptions, Result, WriteBatch, WriteOptions};
 
 const FIRST_CHUNK: usize = 256;
 const MAX_CHUNK: usize = 4096;
@@ -118,9 +120,11 @@ fn step(db: &Db, ns: &str, id: u64, chunk: usize) -> Result<Step> {
     let mut keys = vec![catalog_key(ns), progress_key(id)];
     let mut slots: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     let mut last = None;
-    for item in db.scan_opt(Some(&lower), Some(&ns_hi), false, Some(&snap)).take(chunk) {
-        let (key, value) = item?;
-        let doc = parse_doc(&key, &value)?;
+    let mut ranges = Vec::new();
+    for item in DocScan::new(db, &lower, &ns_hi, false, snap.seq()).take(chunk) {
+        let stored = item?;
+        let doc = stored.value()?;
+        let key = stored.key.as_slice();
         let doc_id = &key[ns.len() + 1..];
         let id_str = std::str::from_utf8(doc_id)
             .map_err(|_| Error::InvalidArgument(format!("document key {key:?} is not UTF-8")))?;
@@ -140,9 +144,16 @@ fn step(db: &Db, ns: &str, id: u64, chunk: usize) -> Result<Step> {
             slots.insert(e.key.clone(), doc_id.to_vec());
             keys.push(e.key.clone());
         }
-        batch.put(e.key, e.value);
+        match stored.expires_at_millis() {
+            Some(at) => batch.push(BatchOp::PutWithExpiry { key: e.key, value: e.value, expires_at_millis: at }),
+            None => batch.put(e.key, e.value),
+        };
+        if let Stored::Hash(h) = &stored.stored {
+            // A change to any field of the hash must fail this chunk.
+            ranges.push(h.element_range());
+        }
         progress.scanned += 1;
-        last = Some(key);
+        last = Some(stored.key);
     }
     let Some(last) = last else {
         return mark_ready(db, ns, id).map(Step::Done);
@@ -151,7 +162,12 @@ fn step(db: &Db, ns: &str, id: u64, chunk: usize) -> Result<Step> {
     batch.put(progress_key(id), serde_json::to_vec(&progress).expect("progress serialises"));
     let mut upper = last;
     upper.push(0);
-    let pre = Precondition { read_seq: snap.seq(), keys, ranges: vec![(lower, Some(upper))] };
+    // Documents are JSON values in the chunk's key range and hashes: their metadata in the
+    // matching metadata range (a hash created or deleted there), their fields above.
+    let (meta_lo, meta_hi) = meta_range(&lower, &upper);
+    ranges.push((meta_lo, Some(meta_hi)));
+    ranges.push((lower, Some(upper)));
+    let pre = Precondition { read_seq: snap.seq(), keys, ranges };
     match db.write_if(batch, pre, WriteOptions::default()) {
         Ok(_) => Ok(Step::Advanced),
         Err(Error::Conflict(_)) => Ok(Step::Conflicted),

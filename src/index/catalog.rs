@@ -213,6 +213,21 @@ impl Catalog {
         serde_json::to_vec(self).expect("a catalog serialises")
     }
 
+    /// The hash fields the indexes read: the one-part field paths (a hash is flat, so a
+    /// dotted path is null in every hash), each once.
+    pub fn hash_fields(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .indexes
+            .iter()
+            .flat_map(|d| &d.fields)
+            .filter(|f| !f.path.contains('.'))
+            .map(|f| f.path.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The index named `name`, if any.
     pub fn get(&self, name: &str) -> Option<&IndexDef> {
         self.indexes.iter().find(|d| d.name == name)

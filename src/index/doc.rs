@@ -1,4 +1,5 @@
-//! Documents: JSON objects under `namespace/id`, written together with their index entries.
+//! Documents: JSON objects (or hashes) under `namespace/id`, written together with their
+//! index entries.
 //!
 //! A document write is a transaction: it reads the namespace's catalog (validated at commit),
 //! the old document, and for each unique slot it would take, that slot; then it commits the
@@ -9,9 +10,10 @@
 
 use serde_json::Value;
 
-use super::catalog::{self, Catalog, IndexDef};
-use super::entry::{entry_doc_id, entry_for, show_values, Entry};
-use super::keys::{doc_key, split_doc_key};
+use super::catalog::{self, Catalog};
+use super::keys::split_doc_key;
+use super::maintain::{update_entries, EntryWriter};
+use crate::model::hash_doc::{read_hash_doc, txn_hash};
 use crate::{Db, Error, Result, Transaction};
 
 pub(crate) fn parse_doc(key: &[u8], bytes: &[u8]) -> Result<Value> {
@@ -54,100 +56,94 @@ impl Db {
         self.run_transaction(|txn| txn.delete_doc(key))
     }
 
-    /// The document at `key`, or `None`.
+    /// The document at `key`, or `None`: a JSON object, or a hash read as one (its fields as
+    /// members; values that spell JSON numbers are numbers, the rest strings).
     pub fn get_doc(&self, key: &str) -> Result<Option<Value>> {
         split_doc_key(key)?;
-        self.get(key.as_bytes())?.map(|b| parse_doc(key.as_bytes(), &b)).transpose()
+        if let Some(b) = self.get(key.as_bytes())? {
+            return parse_doc(key.as_bytes(), &b).map(Some);
+        }
+        let snap = self.snapshot();
+        Ok(read_hash_doc(self, key.as_bytes(), snap.seq())?.map(|h| h.to_value()))
     }
 }
 
 impl Transaction<'_> {
     /// Buffers storing the JSON object `doc` at `key` with its index entries (see
     /// [`Db::put_doc`]); commit applies both or neither. Unique slots it takes are validated
-    /// at commit, so a concurrent writer of the same value makes one of the two conflict.
+    /// at commit, so a concurrent writer of the same value makes one of the two conflict. A
+    /// hash stored at `key` is replaced (its entries removed); a list or set there is
+    /// [`Error::WrongType`].
     pub fn put_doc(&mut self, key: &str, doc: &Value) -> Result<()> {
         let k = split_doc_key(key)?;
         if !doc.is_object() {
             return Err(Error::InvalidArgument(format!("document {key:?} must be a JSON object, not {doc}")));
         }
         let cat = catalog::read_for_update(self, k.namespace)?;
-        let old = self.get(key.as_bytes())?.map(|b| parse_doc(key.as_bytes(), &b)).transpose()?;
-        let mut writes = Vec::new();
-        for def in &cat.indexes {
-            let new = entry_for(def, k.id, doc, true)?;
-            let old = old.as_ref().map(|o| entry_for(def, k.id, o, false)).transpose()?;
-            if old.as_ref() == Some(&new) {
-                continue;
-            }
-            if new.is_unique_slot() {
-                if let Some(holder) = self.get_for_update(&new.key)? {
-                    let holder = entry_doc_id(&new.key, &holder, def.fields.len())?;
-                    if holder != k.id.as_bytes() {
-                        return Err(Error::UniqueViolation {
-                            index: def.qualified_name(),
-                            value: show_values(def, doc),
-                            existing: String::from_utf8_lossy(&doc_key(k.namespace, &holder)).into_owned(),
-                        });
-                    }
-                }
-            }
-            if let Some(old) = old.filter(|o| o.key != new.key) {
-                if owns_entry(self, def, &old, k.id)? {
-                    writes.push((old.key, None));
-                }
-            }
-            writes.push((new.key, Some(new.value)));
-        }
-        for (key, value) in writes {
-            match value {
-                Some(v) => self.put(&key, &v)?,
-                None => self.delete(&key)?,
-            }
+        let old = old_doc(self, key, &cat)?;
+        update_entries(self, &cat, k.namespace, k.id, old.doc.as_ref(), Some(doc), false)?;
+        if let Some(mk) = old.hash_meta {
+            self.delete(&mk)?;
         }
         let bytes = serde_json::to_vec(doc).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         self.put(key.as_bytes(), &bytes)
     }
 
-    /// Buffers removing the document at `key` and its index entries; returns whether it
-    /// existed (as this transaction sees it).
+    /// Buffers removing the document at `key` (a JSON object or a hash) and its index
+    /// entries; returns whether it existed (as this transaction sees it).
     pub fn delete_doc(&mut self, key: &str) -> Result<bool> {
         let k = split_doc_key(key)?;
         let cat = catalog::read_for_update(self, k.namespace)?;
-        let Some(old) = self.get(key.as_bytes())? else {
-            return Ok(false);
-        };
-        let old = parse_doc(key.as_bytes(), &old)?;
-        remove_entries(self, &cat, k.id, &old)?;
-        self.delete(key.as_bytes())?;
+        let old = old_doc(self, key, &cat)?;
+        let Some(doc) = old.doc else { return Ok(false) };
+        update_entries(self, &cat, k.namespace, k.id, Some(&doc), None, false)?;
+        match old.hash_meta {
+            Some(mk) => self.delete(&mk)?,
+            None => self.delete(key.as_bytes())?,
+        }
         Ok(true)
     }
 
-    /// The document at `key` as this transaction sees it.
+    /// The document at `key` as this transaction sees it: a JSON object, or a hash's fields
+    /// as one (see [`Db::get_doc`]).
     pub fn get_doc(&self, key: &str) -> Result<Option<Value>> {
         split_doc_key(key)?;
-        self.get(key.as_bytes())?.map(|b| parse_doc(key.as_bytes(), &b)).transpose()
-    }
-}
-
-fn remove_entries(txn: &mut Transaction<'_>, cat: &Catalog, id: &str, old: &Value) -> Result<()> {
-    for def in &cat.indexes {
-        let e = entry_for(def, id, old, false)?;
-        if owns_entry(txn, def, &e, id)? {
-            txn.delete(&e.key)?;
+        if let Some(b) = self.get(key.as_bytes())? {
+            return parse_doc(key.as_bytes(), &b).map(Some);
         }
+        Ok(txn_hash(self, key.as_bytes(), None)?.map(|h| h.doc))
     }
-    Ok(())
 }
 
-/// True unless `e` is a unique slot held by another document. While a unique index is still
-/// being built, a slot may hold a later writer's document whose value the old version of
-/// this one shared; removing the old version must not remove that entry.
-fn owns_entry(txn: &Transaction<'_>, def: &IndexDef, e: &Entry, id: &str) -> Result<bool> {
-    if !e.is_unique_slot() {
-        return Ok(true);
+impl EntryWriter for Transaction<'_> {
+    fn read_for_update(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_for_update(key)
     }
-    match txn.get_for_update(&e.key)? {
-        Some(holder) => Ok(entry_doc_id(&e.key, &holder, def.fields.len())? == id.as_bytes()),
-        None => Ok(false),
+
+    fn put_entry(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+        self.put(&key, &value)
     }
+
+    fn delete_entry(&mut self, key: Vec<u8>) -> Result<()> {
+        self.delete(&key)
+    }
+}
+
+/// What a document key holds before a write, as far as its index entries need to know.
+struct OldDoc {
+    /// The document (of a hash: only the fields the indexes name), `None` if absent.
+    doc: Option<Value>,
+    /// The metadata key when the document is a hash, which a write replacing it deletes.
+    hash_meta: Option<Vec<u8>>,
+}
+
+fn old_doc(txn: &Transaction<'_>, key: &str, cat: &Catalog) -> Result<OldDoc> {
+    if let Some(b) = txn.get(key.as_bytes())? {
+        return Ok(OldDoc { doc: Some(parse_doc(key.as_bytes(), &b)?), hash_meta: None });
+    }
+    let fields = cat.hash_fields();
+    Ok(match txn_hash(txn, key.as_bytes(), Some(&fields))? {
+        Some(h) => OldDoc { doc: Some(h.doc), hash_meta: Some(h.meta_key) },
+        None => OldDoc { doc: None, hash_meta: None },
+    })
 }

@@ -29,6 +29,8 @@ mod doc;
 pub mod encoding;
 mod entry;
 pub mod keys;
+mod maintain;
+mod stored;
 pub mod value;
 mod verify;
 
@@ -37,6 +39,8 @@ pub use entry::{entry_doc_id, entry_for, Entry};
 pub use verify::IndexReport;
 
 pub(crate) use doc::parse_doc;
+pub(crate) use maintain::{update_entries, EntryWriter};
+pub(crate) use stored::DocScan;
 
 use backfill::Progress;
 use keys::{catalog_key, catalog_prefix, entry_prefix, next_id_key, progress_key};

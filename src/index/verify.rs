@@ -1,9 +1,9 @@
 //! Consistency check of every index against its documents, at one snapshot.
 
 use super::catalog::{IndexDef, IndexState};
-use super::doc::parse_doc;
 use super::entry::{entry_for, Entry};
 use super::keys::{entry_index_id, entry_prefix, entry_space, namespace_range, to_hex};
+use super::stored::DocScan;
 use crate::{prefix_successor, Db, ReadOptions, Result, Snapshot};
 
 /// Problems reported at most, per index and in all.
@@ -58,11 +58,11 @@ fn verify_one(db: &Db, snap: &Snapshot, def: &IndexDef, report: &mut IndexReport
     report.indexes += 1;
     let (lo, hi) = namespace_range(&def.namespace);
     let mut expected: Vec<Entry> = Vec::new();
-    for item in db.scan_opt(Some(&lo), Some(&hi), false, Some(snap)) {
-        let (key, value) = item?;
+    for item in DocScan::new(db, &lo, &hi, false, snap.seq()) {
+        let stored = item?;
         report.documents += 1;
-        let doc = parse_doc(&key, &value)?;
-        let id = String::from_utf8_lossy(&key[lo.len()..]);
+        let doc = stored.value()?;
+        let id = String::from_utf8_lossy(&stored.key[lo.len()..]);
         expected.push(entry_for(def, &id, &doc, false)?);
     }
     expected.sort();

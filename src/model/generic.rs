@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use super::doc_index::{reindex, Before, DocChange, EntryExpiry};
 use super::keys::{check_user_key, meta_key};
+use super::meta::Kind;
 use super::op::{atomic, read, Found};
-use crate::{BatchOp, Db, Error, Result, ValueType};
+use crate::{Db, Error, Result, ValueType};
 
 impl Db {
     /// The type of the value at `key`, `None` if it is missing or expired. A plain value is
@@ -25,9 +27,22 @@ impl Db {
     /// [`Db::purge_stale_elements`]).
     pub fn del(&self, key: &[u8]) -> Result<bool> {
         atomic(self, Some(key), |op| {
-            if let Found::Nothing = op.find(key)? {
-                return Ok(false);
-            }
+            let found = op.find(key)?;
+            let before = match &found {
+                Found::Nothing => return Ok(false),
+                Found::Plain(v) => Before::Plain(&v.value),
+                Found::Collection(m) if m.kind == Kind::Hash => Before::Hash(m),
+                Found::Collection(_) => Before::Nothing,
+            };
+            let gone = DocChange {
+                before,
+                set: &[],
+                removed: &[],
+                exists_after: false,
+                expiry: EntryExpiry::Never,
+                expiry_changed: false,
+            };
+            reindex(op, key, gone)?;
             // A plain value may shadow a collection (written through the plain API): both go.
             op.delete(key.to_vec());
             op.delete(meta_key(key));
@@ -38,13 +53,15 @@ impl Db {
     /// Makes the whole value at `key` (a plain value or an entire collection) expire `ttl`
     /// from now, keeping it otherwise unchanged. Returns false if the key is missing. An
     /// expired collection is invisible at once, as if deleted.
+    /// A hash at a document key takes its index entries along (they expire with it); a JSON
+    /// document in a namespace with indexes cannot expire ([`Error::InvalidArgument`]).
     pub fn expire_type(&self, key: &[u8], ttl: Duration) -> Result<bool> {
-        self.rewrite_expiry(key, |key, value| BatchOp::PutWithTtl { key, value, ttl })
+        self.rewrite_expiry(key, EntryExpiry::After(ttl))
     }
 
     /// Removes the expiry of the value at `key` of any type. Returns false if it is missing.
     pub fn persist_type(&self, key: &[u8]) -> Result<bool> {
-        self.rewrite_expiry(key, |key, value| BatchOp::Put { key, value })
+        self.rewrite_expiry(key, EntryExpiry::Never)
     }
 
     /// Remaining time to live of the value at `key` of any type: `Ok(None)` when it has no
@@ -58,12 +75,26 @@ impl Db {
         })
     }
 
-    fn rewrite_expiry(&self, key: &[u8], op_for: impl Fn(Vec<u8>, Vec<u8>) -> BatchOp) -> Result<bool> {
+    fn rewrite_expiry(&self, key: &[u8], expiry: EntryExpiry) -> Result<bool> {
         atomic(self, Some(key), |op| {
-            match op.find(key)? {
+            let found = op.find(key)?;
+            let before = match &found {
                 Found::Nothing => return Ok(false),
-                Found::Plain(v) => op.push(op_for(key.to_vec(), v.value)),
-                Found::Collection(m) => op.push(op_for(meta_key(key), m.encode())),
+                // Entries of JSON documents never expire: only a new expiry needs them checked.
+                Found::Plain(v) if !matches!(expiry, EntryExpiry::Never) => Some(Before::Plain(&v.value)),
+                Found::Plain(_) => None,
+                Found::Collection(m) if m.kind == Kind::Hash => Some(Before::Hash(m)),
+                Found::Collection(_) => None,
+            };
+            if let Some(before) = before {
+                let change =
+                    DocChange { before, set: &[], removed: &[], exists_after: true, expiry, expiry_changed: true };
+                reindex(op, key, change)?;
+            }
+            match found {
+                Found::Nothing => {}
+                Found::Plain(v) => op.push(expiry.put(key.to_vec(), v.value)),
+                Found::Collection(m) => op.push(expiry.put(meta_key(key), m.encode())),
             }
             Ok(true)
         })

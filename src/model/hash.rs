@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::doc_index::{reindex, DocChange};
 use super::int::{add, parse_int};
 use super::keys::{element_key, element_prefix};
 use super::meta::Kind;
@@ -16,6 +17,8 @@ impl Db {
         let pairs: BTreeMap<&[u8], &[u8]> = pairs.iter().map(|(f, v)| (f.as_ref(), v.as_ref())).collect();
         atomic(self, Some(key), |op| {
             let (mut meta, existed) = op.collection_or_new(key, Kind::Hash)?;
+            let set: Vec<(&[u8], &[u8])> = pairs.iter().map(|(f, v)| (*f, *v)).collect();
+            reindex(op, key, DocChange::fields(existed.then_some(&meta), &set, &[], true))?;
             let mut added = 0;
             for (f, v) in &pairs {
                 let ek = element_key(key, meta.version, f);
@@ -77,7 +80,9 @@ impl Db {
             let ek = element_key(key, meta.version, field);
             let current = if existed { op.get(&ek)? } else { None };
             let next = add(current.as_deref().map(|v| parse_int(key, v)).transpose()?.unwrap_or(0), delta)?;
-            op.put(ek, next.to_string().into_bytes());
+            let text = next.to_string().into_bytes();
+            reindex(op, key, DocChange::fields(existed.then_some(&meta), &[(field, &text)], &[], true))?;
+            op.put(ek, text);
             if current.is_none() {
                 meta.count += 1;
                 op.write_meta(key, &meta);

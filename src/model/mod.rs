@@ -27,9 +27,11 @@
 //!   gone, as if deleted. An empty collection does not exist (popping the last element
 //!   deletes it), as in Redis.
 
+mod doc_index;
 mod gc;
 mod generic;
 mod hash;
+pub(crate) mod hash_doc;
 mod int;
 mod keys;
 mod list;

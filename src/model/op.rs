@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kvd_base::SeqNo;
 use parking_lot::{const_mutex, Mutex, MutexGuard};
 
+use super::doc_index::{reindex, DocChange};
 use super::keys::{check_user_key, element_key, meta_key};
 use super::meta::{Kind, Meta};
 use crate::txn::Backoff;
@@ -60,6 +61,7 @@ pub(crate) struct Op<'db> {
     pub db: &'db Db,
     snap: Snapshot,
     watched: Vec<Vec<u8>>,
+    watched_ranges: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     batch: WriteBatch,
 }
 
@@ -75,7 +77,7 @@ pub(crate) enum Found {
 
 impl<'db> Op<'db> {
     fn new(db: &'db Db) -> Self {
-        Op { db, snap: db.snapshot(), watched: Vec::new(), batch: WriteBatch::new() }
+        Op { db, snap: db.snapshot(), watched: Vec::new(), watched_ranges: Vec::new(), batch: WriteBatch::new() }
     }
 
     /// The sequence number this attempt reads at.
@@ -102,6 +104,12 @@ impl<'db> Op<'db> {
     /// set is governed by the watched metadata key.
     pub fn scan(&self, lower: &[u8], upper: &[u8], reverse: bool) -> Scan {
         self.db.scan_opt(Some(lower), Some(upper), reverse, Some(&self.snap))
+    }
+
+    /// Watches `[lower, upper)`: the operation re-runs if anything in it changes before its
+    /// commit.
+    pub fn watch_range(&mut self, range: (Vec<u8>, Option<Vec<u8>>)) {
+        self.watched_ranges.push(range);
     }
 
     /// What `key` holds, watching its plain and metadata keys. A plain value shadows a
@@ -184,19 +192,24 @@ pub(crate) fn wrong_type(key: &[u8], found: ValueType, wanted: ValueType) -> Err
 pub(crate) fn remove_elements(db: &Db, key: &[u8], kind: Kind, names: &BTreeSet<&[u8]>) -> Result<u64> {
     atomic(db, Some(key), |op| {
         let Some(mut meta) = op.collection(key, kind)? else { return Ok(0) };
-        let mut removed = 0;
+        let before = meta;
+        let mut removed = Vec::new();
         for name in names {
             let ek = element_key(key, meta.version, name);
             if op.get(&ek)?.is_some() {
                 op.delete(ek);
-                removed += 1;
+                removed.push(*name);
             }
         }
-        if removed > 0 {
-            meta.count -= removed;
-            op.write_meta(key, &meta);
+        if removed.is_empty() {
+            return Ok(0);
         }
-        Ok(removed)
+        meta.count -= removed.len() as u64;
+        if kind == Kind::Hash {
+            reindex(op, key, DocChange::fields(Some(&before), &[], &removed, meta.count > 0))?;
+        }
+        op.write_meta(key, &meta);
+        Ok(removed.len() as u64)
     })
 }
 
@@ -215,7 +228,11 @@ pub(crate) fn atomic<T>(db: &Db, lock: Option<&[u8]>, mut f: impl FnMut(&mut Op<
         if op.batch.is_empty() {
             return Ok(out);
         }
-        let pre = Precondition { read_seq: op.seq(), keys: std::mem::take(&mut op.watched), ranges: Vec::new() };
+        let pre = Precondition {
+            read_seq: op.seq(),
+            keys: std::mem::take(&mut op.watched),
+            ranges: std::mem::take(&mut op.watched_ranges),
+        };
         match db.write_if(std::mem::take(&mut op.batch), pre, WriteOptions::default()) {
             Ok(_) => return Ok(out),
             Err(Error::Conflict(m)) if attempt >= MAX_ATTEMPTS => {

@@ -13,7 +13,8 @@ use super::plan::{Access, Plan};
 use super::token::Token;
 use super::{JsonRow, Row};
 use crate::index::keys::{doc_key, namespace_range, to_hex};
-use crate::index::{entry_doc_id, parse_doc};
+use crate::index::{entry_doc_id, parse_doc, DocScan};
+use crate::model::hash_doc::read_hash_doc;
 use crate::{Db, Error, ReadOptions, Result, Scan, Snapshot};
 
 /// Where the last returned row was, for continuation tokens.
@@ -24,8 +25,11 @@ enum Pos {
     None,
 }
 
-enum Source {
-    Full(Scan),
+// One per query, and boxed where it is kept (`Mode::Stream`): the size difference is moot.
+#[allow(clippy::large_enum_variant)]
+enum Source<'db> {
+    /// The namespace's documents: JSON values and hashes, in key order.
+    Full(DocScan<'db>),
     Index(IndexSource),
 }
 
@@ -67,7 +71,8 @@ impl IndexSource {
     }
 
     /// The next entry with its document (in `doc`), reading the next batch when none is
-    /// pending; an entry naming no document is a corruption error.
+    /// pending; an entry naming no document is a corruption error (see [`IndexSource::fill`]
+    /// for the entries of documents that just expired).
     fn next(&mut self, db: &Db, ns: &str, ro: &ReadOptions<'_>) -> Option<Result<Pending>> {
         if self.pending.is_empty() {
             if let Err(e) = self.fill(db, ns, ro) {
@@ -113,12 +118,35 @@ impl IndexSource {
         for (p, doc) in self.pending.iter_mut().zip(docs) {
             p.doc = doc;
         }
+        if self.pending.iter().any(|p| p.doc.is_none()) {
+            self.fill_hashes(db, ro)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the documents not stored as JSON values: hashes. An entry whose document is in
+    /// neither form is dropped when the entry itself is gone on a second look: a hash with a
+    /// TTL and its entries expire at the same instant, so an entry read just before it and
+    /// the hash just after differ only by the clock; a second look at the entry settles it.
+    fn fill_hashes(&mut self, db: &Db, ro: &ReadOptions<'_>) -> Result<()> {
+        let seq = ro.snapshot.map_or_else(|| db.latest_seqno(), |s| s.seq());
+        let mut kept = VecDeque::with_capacity(self.pending.len());
+        for mut p in std::mem::take(&mut self.pending) {
+            if p.doc.is_none() {
+                p.doc = read_hash_doc(db, &p.key, seq)?.map(|h| h.to_value().to_string().into_bytes());
+                if p.doc.is_none() && db.get_opt(&p.entry, ro)?.is_none() {
+                    continue;
+                }
+            }
+            kept.push_back(p);
+        }
+        self.pending = kept;
         Ok(())
     }
 }
 
-enum Mode {
-    Stream(Box<Source>),
+enum Mode<'db> {
+    Stream(Box<Source<'db>>),
     Buffered(VecDeque<(Row, Pos)>),
 }
 
@@ -169,7 +197,7 @@ pub struct Rows<'db> {
     db: &'db Db,
     snap: Snapshot,
     plan: Plan,
-    mode: Mode,
+    mode: Mode<'db>,
     skip: u64,
     limit_left: Option<u64>,
     page_left: Option<usize>,
@@ -324,14 +352,14 @@ impl<'db> Rows<'db> {
     }
 
     /// The next document of the source (unfiltered) and its key.
-    fn next_doc(&self, source: &mut Source) -> Option<Result<(Doc, Vec<u8>)>> {
+    fn next_doc(&self, source: &mut Source<'_>) -> Option<Result<(Doc, Vec<u8>)>> {
         let ns = &self.plan.select.namespace;
         match source {
             Source::Full(scan) => scan.next().map(|r| {
-                let (key, value) = r?;
-                let body = parse_doc(&key, &value)?;
-                let id = String::from_utf8_lossy(&key[ns.len() + 1..]).into_owned();
-                Ok((Doc { id: Value::String(id), body }, key))
+                let stored = r?;
+                let body = stored.value()?;
+                let id = String::from_utf8_lossy(&stored.key[ns.len() + 1..]).into_owned();
+                Ok((Doc { id: Value::String(id), body }, stored.key))
             }),
             Source::Index(ix) => ix.next(self.db, ns, &self.read_opts()).map(|r| {
                 let p = r?;
@@ -350,7 +378,7 @@ impl<'db> Rows<'db> {
     }
 
     /// The next stored document of a pass-through source, unparsed, with its entry key.
-    fn next_stored(&self, source: &mut Source) -> Option<Result<(Out, Vec<u8>)>> {
+    fn next_stored(&self, source: &mut Source<'_>) -> Option<Result<(Out, Vec<u8>)>> {
         let Source::Index(ix) = source else {
             return Some(Err(Error::InvalidArgument("pass-through rows need a covering index scan".into())));
         };
@@ -363,7 +391,7 @@ impl<'db> Rows<'db> {
     }
 
     /// The next document passing the filter (not evaluated again when the range decides it).
-    fn next_match(&mut self, source: &mut Source) -> Option<Result<(Doc, Vec<u8>)>> {
+    fn next_match(&mut self, source: &mut Source<'_>) -> Option<Result<(Doc, Vec<u8>)>> {
         let filter = if self.plan.range_decides { None } else { self.plan.select.filter.as_ref() };
         loop {
             match self.next_doc(source)? {
@@ -374,7 +402,7 @@ impl<'db> Rows<'db> {
         }
     }
 
-    fn aggregate(&mut self, mut source: Source) -> Result<VecDeque<(Row, Pos)>> {
+    fn aggregate(&mut self, mut source: Source<'_>) -> Result<VecDeque<(Row, Pos)>> {
         if let (true, Source::Index(ix)) = (self.plan.index_only, &mut source) {
             let mut n = 0u64;
             for entry in &mut ix.scan {
@@ -396,7 +424,7 @@ impl<'db> Rows<'db> {
         Ok(rows.into_iter().skip(skip).map(|value| (Row { key: None, value }, Pos::None)).collect())
     }
 
-    fn sorted(&mut self, mut source: Source, token: Option<&Token>) -> Result<VecDeque<(Row, Pos)>> {
+    fn sorted(&mut self, mut source: Source<'_>, token: Option<&Token>) -> Result<VecDeque<(Row, Pos)>> {
         let order = self.plan.select.order_by.clone();
         let mut docs = Vec::new();
         while let Some(r) = self.next_match(&mut source) {
@@ -529,7 +557,7 @@ impl Iterator for JsonRows<'_, '_> {
     }
 }
 
-fn open_source(db: &Db, snap: &Snapshot, plan: &Plan, resume: Option<&[u8]>) -> Source {
+fn open_source<'db>(db: &'db Db, snap: &Snapshot, plan: &Plan, resume: Option<&[u8]>) -> Source<'db> {
     let (mut lower, mut upper, reverse) = match &plan.access {
         Access::FullScan { reverse } => {
             let (lo, hi) = namespace_range(&plan.select.namespace);
@@ -550,10 +578,10 @@ fn open_source(db: &Db, snap: &Snapshot, plan: &Plan, resume: Option<&[u8]>) -> 
     if lower > upper {
         upper = lower.clone();
     }
-    let scan = db.scan_opt(Some(&lower), Some(&upper), reverse, Some(snap));
     match &plan.access {
-        Access::FullScan { .. } => Source::Full(scan),
+        Access::FullScan { .. } => Source::Full(DocScan::new(db, &lower, &upper, reverse, snap.seq())),
         Access::IndexScan { index, .. } => {
+            let scan = db.scan_opt(Some(&lower), Some(&upper), reverse, Some(snap));
             Source::Index(IndexSource::new(scan, index.fields.len(), index.qualified_name(), index.covering))
         }
     }

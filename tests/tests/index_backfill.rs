@@ -1,5 +1,5 @@
 //! Online index builds under concurrent writers: while `create_index` backfills, threads keep
-//! inserting, rewriting and deleting documents; the finished index must be exactly what a
+//! inserting, rewriting and deleting documents (half of them JSON, half hashes); the finished index must be exactly what a
 //! fresh build over the final documents gives, and `verify_indexes` must find nothing wrong.
 //! A unique build over duplicate data fails and leaves nothing behind.
 
@@ -20,6 +20,27 @@ fn doc(rng: &mut StdRng, i: u64) -> serde_json::Value {
     json!({"k": rng.random_range(0..50), "s": format!("s{}", rng.random_range(0..20)), "u": format!("u{i}"), "i": i})
 }
 
+/// Writes document `i`: odd ones as hashes (every field with `hset`), even ones as JSON.
+fn write_doc(db: &Db, i: u64, doc: &serde_json::Value) -> kvd::Result<()> {
+    let key = format!("d/{i:05}");
+    if i.is_multiple_of(2) {
+        return db.put_doc(&key, doc);
+    }
+    let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let pairs: Vec<(String, String)> = doc.as_object().unwrap().iter().map(|(f, v)| (f.clone(), text(v))).collect();
+    db.hset(key.as_bytes(), &pairs).map(|_| ())
+}
+
+/// Deletes document `i` in whichever form it is stored.
+fn delete_doc(db: &Db, i: u64) -> kvd::Result<()> {
+    let key = format!("d/{i:05}");
+    if i.is_multiple_of(2) {
+        db.delete_doc(&key).map(|_| ())
+    } else {
+        db.del(key.as_bytes()).map(|_| ())
+    }
+}
+
 /// The entries of index `id` with the id prefix cut off (so two indexes compare).
 fn entries_of(db: &Db, id: u64) -> BTreeSet<(Vec<u8>, Vec<u8>)> {
     let mut prefix = b"\x00x".to_vec();
@@ -34,12 +55,15 @@ fn build_under_writers(spec: IndexSpec, writers: usize) {
     let mut rng = StdRng::seed_from_u64(seed("index_backfill"));
     for chunk in 0..DOCS / 500 {
         db.run_transaction(|txn| {
-            for i in chunk * 500..(chunk + 1) * 500 {
+            for i in (chunk * 500..(chunk + 1) * 500).step_by(2) {
                 txn.put_doc(&format!("d/{i:05}"), &doc(&mut StdRng::seed_from_u64(i), i))?;
             }
             Ok(())
         })
         .unwrap();
+    }
+    for i in (1..DOCS).step_by(2) {
+        write_doc(&db, i, &doc(&mut StdRng::seed_from_u64(i), i)).unwrap();
     }
     let stop = Arc::new(AtomicBool::new(false));
     let writes = Arc::new(AtomicU64::new(0));
@@ -51,12 +75,8 @@ fn build_under_writers(spec: IndexSpec, writers: usize) {
                 while !stop.load(Ordering::Relaxed) || writes.load(Ordering::Relaxed) < 300 {
                     // Keys across the whole namespace, so writes land before and after the cursor.
                     let i = rng.random_range(0..DOCS + 500);
-                    let key = format!("d/{i:05}");
-                    let r = if rng.random_bool(0.2) {
-                        db.delete_doc(&key).map(|_| ())
-                    } else {
-                        db.put_doc(&key, &doc(&mut rng, i))
-                    };
+                    let r =
+                        if rng.random_bool(0.2) { delete_doc(&db, i) } else { write_doc(&db, i, &doc(&mut rng, i)) };
                     match r {
                         Ok(()) => {}
                         Err(Error::UniqueViolation { .. }) => {}

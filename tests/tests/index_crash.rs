@@ -1,5 +1,5 @@
-//! Process-crash test of index maintenance: a child process writes and deletes documents in a
-//! namespace with a plain, a compound and a unique index under `SyncPolicy::Always`, and on its
+//! Process-crash test of index maintenance: a child process writes and deletes documents
+//! (JSON objects, and hashes with `hset`/`hincrby`) in a namespace with a plain, a compound and a unique index under `SyncPolicy::Always`, and on its
 //! first run also builds a further index online while it writes (and every other cycle builds
 //! one over 50,000 documents under a concurrent writer, killed 2 to 25 ms in, so builds are
 //! interrupted and later resumed); the parent SIGKILLs it at a
@@ -65,12 +65,28 @@ fn child_process_entry_point() {
     for n in 0u64.. {
         let i = rng.random_range(0..400);
         let key = format!("c/{i:04}");
+        // Keys 300.. hold hashes, written field by field; the rest JSON documents.
+        let hash = i >= 300;
         if rng.random_bool(0.15) {
             db.delete_doc(&key).expect("child delete");
+        } else if hash && rng.random_bool(0.3) {
+            match db.hincrby(key.as_bytes(), b"k", rng.random_range(-2..3)) {
+                Ok(_) | Err(Error::InvalidArgument(_)) => {}
+                Err(e) => panic!("child hincrby: {e}"),
+            }
         } else {
             // `u` values collide now and then: those writes are refused, writing nothing.
-            let d = json!({"k": rng.random_range(0..30), "s": format!("s{}", rng.random_range(0..8)), "u": format!("u{}", rng.random_range(0..2000))});
-            match db.put_doc(&key, &d) {
+            let (k, s, u) = (
+                rng.random_range(0..30),
+                format!("s{}", rng.random_range(0..8)),
+                format!("u{}", rng.random_range(0..2000)),
+            );
+            let r = if hash {
+                db.hset(key.as_bytes(), &[("k", k.to_string()), ("s", s), ("u", u)]).map(|_| ())
+            } else {
+                db.put_doc(&key, &json!({"k": k, "s": s, "u": u}))
+            };
+            match r {
                 Ok(()) | Err(Error::UniqueViolation { .. }) => {}
                 Err(e) => panic!("child put: {e}"),
             }

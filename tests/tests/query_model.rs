@@ -1,5 +1,6 @@
-//! Model test of queries: random documents, random indexes (created before or after the data,
-//! so some are backfilled), random writes and deletes, random queries. For each query the
+//! Model test of queries: random documents (JSON objects, and hashes written field by field
+//! with `hset`, `hdel`, `hincrby`), random indexes (created before or after the data, so
+//! some are backfilled), random writes and deletes, random queries. For each query the
 //! planner's plan (using indexes), the forced full-scan plan, the same query paged through
 //! continuation tokens (read as rows and as JSON text), and a naive evaluation written here from scratch over the model
 //! (a `BTreeMap` of documents) must give the same rows in the same order. Aggregates are
@@ -47,10 +48,140 @@ fn doc() -> impl Strategy<Value = Value> {
 enum Op {
     Put(u8, Value),
     Delete(u8),
+    /// `hset` of `(field, text)` pairs: the document is a hash.
+    HSet(u8, Vec<(&'static str, &'static str)>),
+    HDel(u8, &'static str),
+    HIncrBy(u8, &'static str, i64),
+    /// The typed `del`, of either form.
+    Del(u8),
+}
+
+/// Texts a hash field holds (see [`hash_json`] for what each reads as).
+const HASH_TEXTS: [&str; 11] = ["-3", "0", "2", "1.5", "-0.5", "01", "+1", "2.50", "a", "ab", ""];
+
+fn hash_pairs() -> impl Strategy<Value = Vec<(&'static str, &'static str)>> {
+    let field = prop::sample::select(&["a", "b", "c", "n.x"][..]);
+    let text = prop::sample::select(&HASH_TEXTS[..]);
+    prop::collection::vec((field, text), 1..4)
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![4 => (0u8..30, doc()).prop_map(|(i, d)| Op::Put(i, d)), 1 => (0u8..30).prop_map(Op::Delete)]
+    let hash_field = prop::sample::select(&["a", "b", "c"][..]);
+    prop_oneof![
+        4 => (0u8..30, doc()).prop_map(|(i, d)| Op::Put(i, d)),
+        1 => (0u8..30).prop_map(Op::Delete),
+        3 => (0u8..30, hash_pairs()).prop_map(|(i, p)| Op::HSet(i, p)),
+        1 => (0u8..30, hash_field.clone()).prop_map(|(i, f)| Op::HDel(i, f)),
+        1 => (0u8..30, hash_field, -3i64..4).prop_map(|(i, f, d)| Op::HIncrBy(i, f, d)),
+        1 => (0u8..30).prop_map(Op::Del),
+    ]
+}
+
+/// What the model expects a hash field's text to read as: numbers written as JSON writes
+/// them are numbers, everything else (`01`, `+1`, `2.50`) a string; `hincrby` results are
+/// integers.
+fn hash_json(text: &str) -> Value {
+    match text {
+        "-3" => json!(-3),
+        "0" => json!(0),
+        "2" => json!(2),
+        "1.5" => json!(1.5),
+        "-0.5" => json!(-0.5),
+        "01" | "+1" | "2.50" | "a" | "ab" | "" => json!(text),
+        other => json!(other.parse::<i64>().expect("only hincrby makes other texts")),
+    }
+}
+
+/// The model: documents as queries see them, plus the raw fields of those stored as hashes.
+#[derive(Default)]
+struct Model {
+    docs: BTreeMap<String, Value>,
+    hashes: BTreeMap<String, BTreeMap<&'static str, String>>,
+}
+
+impl Model {
+    fn sync_hash(&mut self, id: &str) {
+        match self.hashes.get(id) {
+            Some(h) if !h.is_empty() => {
+                let doc = h.iter().map(|(f, t)| (f.to_string(), hash_json(t))).collect();
+                self.docs.insert(id.to_string(), Value::Object(doc));
+            }
+            _ => {
+                self.hashes.remove(id);
+                self.docs.remove(id);
+            }
+        }
+    }
+
+    /// True when `id` holds a JSON document, on which hash operations are type errors.
+    fn is_json(&self, id: &str) -> bool {
+        self.docs.contains_key(id) && !self.hashes.contains_key(id)
+    }
+}
+
+/// Applies `op` to the database and the model, checking the errors the model predicts.
+fn apply(db: &Db, model: &mut Model, op: Op) -> Result<(), TestCaseError> {
+    let id = |i: u8| format!("d{i:02}");
+    let key = |i: u8| format!("t/d{i:02}");
+    match op {
+        Op::Put(i, d) => {
+            db.put_doc(&key(i), &d).unwrap();
+            model.hashes.remove(&id(i));
+            model.docs.insert(id(i), d);
+        }
+        Op::Delete(i) => {
+            prop_assert_eq!(db.delete_doc(&key(i)).unwrap(), model.docs.contains_key(&id(i)));
+            model.hashes.remove(&id(i));
+            model.docs.remove(&id(i));
+        }
+        Op::Del(i) => {
+            prop_assert_eq!(db.del(key(i).as_bytes()).unwrap(), model.docs.contains_key(&id(i)));
+            model.hashes.remove(&id(i));
+            model.docs.remove(&id(i));
+        }
+        Op::HSet(i, pairs) => {
+            let r = db.hset(key(i).as_bytes(), &pairs);
+            if model.is_json(&id(i)) {
+                prop_assert!(matches!(r, Err(kvd::Error::WrongType(_))), "{:?}", r);
+                return Ok(());
+            }
+            r.unwrap();
+            let h = model.hashes.entry(id(i)).or_default();
+            for (f, t) in pairs {
+                h.insert(f, t.to_string());
+            }
+            model.sync_hash(&id(i));
+        }
+        Op::HDel(i, f) => {
+            let r = db.hdel(key(i).as_bytes(), &[f]);
+            if model.is_json(&id(i)) {
+                prop_assert!(matches!(r, Err(kvd::Error::WrongType(_))), "{:?}", r);
+                return Ok(());
+            }
+            let had = model.hashes.get_mut(&id(i)).and_then(|h| h.remove(f)).is_some();
+            prop_assert_eq!(r.unwrap(), u64::from(had));
+            model.sync_hash(&id(i));
+        }
+        Op::HIncrBy(i, f, d) => {
+            let r = db.hincrby(key(i).as_bytes(), f.as_bytes(), d);
+            if model.is_json(&id(i)) {
+                prop_assert!(matches!(r, Err(kvd::Error::WrongType(_))), "{:?}", r);
+                return Ok(());
+            }
+            let old = model.hashes.get(&id(i)).and_then(|h| h.get(f)).cloned();
+            // Integers as kvd's INCR reads them: decimal, an optional '-', no '+'.
+            let parsed = old.as_deref().map_or(Some(0), |t| t.parse::<i64>().ok().filter(|_| !t.starts_with('+')));
+            match parsed {
+                Some(n) => {
+                    prop_assert_eq!(r.unwrap(), n + d);
+                    model.hashes.entry(id(i)).or_default().insert(f, (n + d).to_string());
+                    model.sync_hash(&id(i));
+                }
+                None => prop_assert!(matches!(r, Err(kvd::Error::InvalidArgument(_))), "{:?}", r),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Index menu: field lists (all untyped, so any document fits).
@@ -368,21 +499,13 @@ fn check(
             made.push(i);
         }
     }
-    let mut model = BTreeMap::new();
+    let mut m = Model::default();
     db.put_doc("t/seed", &json!({"a": 0})).unwrap();
-    model.insert("seed".to_string(), json!({"a": 0}));
+    m.docs.insert("seed".to_string(), json!({"a": 0}));
     for op in ops {
-        match op {
-            Op::Put(i, d) => {
-                db.put_doc(&format!("t/d{i:02}"), &d).unwrap();
-                model.insert(format!("d{i:02}"), d);
-            }
-            Op::Delete(i) => {
-                db.delete_doc(&format!("t/d{i:02}")).unwrap();
-                model.remove(&format!("d{i:02}"));
-            }
-        }
+        apply(&db, &mut m, op)?;
     }
+    let model = m.docs;
     for i in after {
         if !made.contains(&i) {
             create(i);
