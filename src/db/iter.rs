@@ -36,16 +36,18 @@ pub struct DbIterator {
     valid: bool,
     key: Vec<u8>,
     value: Vec<u8>,
+    expires_at_millis: Option<u64>,
     status: Option<Error>,
 }
 
-/// Stored value resolved for readers: `None` means "hidden" (tombstone or expired).
-fn live_value(kind: ValueKind, stored: &[u8], now: u64) -> Option<&[u8]> {
+/// Stored value resolved for readers, with its expiry: `None` means "hidden" (tombstone or
+/// expired).
+fn live_value(kind: ValueKind, stored: &[u8], now: u64) -> Option<(&[u8], Option<u64>)> {
     match kind {
         ValueKind::Delete => None,
-        ValueKind::Put => Some(stored),
+        ValueKind::Put => Some((stored, None)),
         ValueKind::PutWithExpiry => match decode_expiring_value(stored) {
-            Ok((exp, v)) if exp > now => Some(v),
+            Ok((exp, v)) if exp > now => Some((v, Some(exp))),
             _ => None,
         },
     }
@@ -94,6 +96,7 @@ impl DbIterator {
             valid: false,
             key: Vec::new(),
             value: Vec::new(),
+            expires_at_millis: None,
             status,
         }
     }
@@ -106,6 +109,12 @@ impl DbIterator {
     /// The current key. REQUIRES: `valid()`.
     pub fn key(&self) -> &[u8] {
         &self.key
+    }
+
+    /// When the current entry expires (ms since the epoch); `None` if it has no TTL.
+    /// REQUIRES: `valid()`.
+    pub fn expires_at_millis(&self) -> Option<u64> {
+        self.expires_at_millis
     }
 
     /// The current value. REQUIRES: `valid()`.
@@ -245,9 +254,10 @@ impl DbIterator {
             let skip_this = parsed.seq > self.seq || skip.as_deref() == Some(parsed.user_key);
             if !skip_this {
                 match live_value(parsed.kind, self.inner.value(), self.now_millis) {
-                    Some(v) => {
+                    Some((v, exp)) => {
                         self.key = parsed.user_key.to_vec();
                         self.value = v.to_vec();
+                        self.expires_at_millis = exp;
                         self.valid = true;
                         return;
                     }
@@ -280,10 +290,11 @@ impl DbIterator {
                     break;
                 }
                 match live_value(parsed.kind, self.inner.value(), self.now_millis) {
-                    Some(v) => {
+                    Some((v, exp)) => {
                         saved_key.clear();
                         saved_key.extend_from_slice(parsed.user_key);
                         self.value = v.to_vec();
+                        self.expires_at_millis = exp;
                         have_value = true;
                     }
                     None => {
@@ -317,6 +328,25 @@ pub struct Scan {
 impl Scan {
     pub(crate) fn new(it: DbIterator, reverse: bool) -> Self {
         Scan { it, reverse, started: false, done: false }
+    }
+}
+
+impl Scan {
+    /// The same scan yielding each entry's expiry too.
+    pub(crate) fn with_expiry(self) -> ExpiringScan {
+        ExpiringScan(self)
+    }
+}
+
+/// A [`Scan`] whose items carry the entry's expiry (ms since the epoch, `None` without TTL).
+pub(crate) struct ExpiringScan(Scan);
+
+impl Iterator for ExpiringScan {
+    type Item = Result<(Vec<u8>, Vec<u8>, Option<u64>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.0.next()?;
+        Some(item.map(|(k, v)| (k, v, self.0.it.expires_at_millis())))
     }
 }
 

@@ -29,6 +29,7 @@ use kvd_lsm::manifest::{ManifestState, ManifestWriter};
 use kvd_wal::Wal;
 use parking_lot::{Condvar, Mutex};
 
+pub(crate) use iter::ExpiringScan;
 pub use iter::{DbIterator, Scan};
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
@@ -239,6 +240,11 @@ impl Db {
             upper_bound: upper.map(<[u8]>::to_vec),
         };
         Scan::new(self.iter(&opts), reverse)
+    }
+
+    /// The TTL clock's time (ms since the epoch).
+    pub(crate) fn now_millis(&self) -> u64 {
+        self.inner.now_millis()
     }
 
     /// Entries with `lower <= key < upper` as of sequence number `seq`, which a live

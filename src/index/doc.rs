@@ -60,10 +60,13 @@ impl Db {
     /// members; values that spell JSON numbers are numbers, the rest strings).
     pub fn get_doc(&self, key: &str) -> Result<Option<Value>> {
         split_doc_key(key)?;
-        if let Some(b) = self.get(key.as_bytes())? {
+        // Both forms at one snapshot: a concurrent replacement of one by the other is seen
+        // either before or after, never as neither.
+        let snap = self.snapshot();
+        let ro = crate::ReadOptions { snapshot: Some(&snap), ..Default::default() };
+        if let Some(b) = self.get_opt(key.as_bytes(), &ro)? {
             return parse_doc(key.as_bytes(), &b).map(Some);
         }
-        let snap = self.snapshot();
         Ok(read_hash_doc(self, key.as_bytes(), snap.seq())?.map(|h| h.to_value()))
     }
 }
@@ -81,7 +84,10 @@ impl Transaction<'_> {
         }
         let cat = catalog::read_for_update(self, k.namespace)?;
         let old = old_doc(self, key, &cat)?;
-        update_entries(self, &cat, k.namespace, k.id, old.doc.as_ref(), Some(doc), false)?;
+        // Entries of a hash or of a document with a TTL carry its expiry; the new document
+        // has none, so even unchanged entries are written again.
+        let rewrite = old.hash_meta.is_some() || old.had_expiry;
+        update_entries(self, &cat, k.namespace, k.id, old.doc.as_ref(), Some(doc), rewrite)?;
         if let Some(mk) = old.hash_meta {
             self.delete(&mk)?;
         }
@@ -135,15 +141,18 @@ struct OldDoc {
     doc: Option<Value>,
     /// The metadata key when the document is a hash, which a write replacing it deletes.
     hash_meta: Option<Vec<u8>>,
+    /// The JSON document has a TTL (given through the plain API), which its entries share.
+    had_expiry: bool,
 }
 
 fn old_doc(txn: &Transaction<'_>, key: &str, cat: &Catalog) -> Result<OldDoc> {
-    if let Some(b) = txn.get(key.as_bytes())? {
-        return Ok(OldDoc { doc: Some(parse_doc(key.as_bytes(), &b)?), hash_meta: None });
+    if let Some((b, expiry)) = txn.get_with_expiry(key.as_bytes())? {
+        let doc = Some(parse_doc(key.as_bytes(), &b)?);
+        return Ok(OldDoc { doc, hash_meta: None, had_expiry: expiry.is_some() });
     }
     let fields = cat.hash_fields();
     Ok(match txn_hash(txn, key.as_bytes(), Some(&fields))? {
-        Some(h) => OldDoc { doc: Some(h.doc), hash_meta: Some(h.meta_key) },
-        None => OldDoc { doc: None, hash_meta: None },
+        Some(h) => OldDoc { doc: Some(h.doc), hash_meta: Some(h.meta_key), had_expiry: false },
+        None => OldDoc { doc: None, hash_meta: None, had_expiry: false },
     })
 }

@@ -57,37 +57,43 @@ impl Db {
 fn verify_one(db: &Db, snap: &Snapshot, def: &IndexDef, report: &mut IndexReport) -> Result<()> {
     report.indexes += 1;
     let (lo, hi) = namespace_range(&def.namespace);
-    let mut expected: Vec<Entry> = Vec::new();
+    // Each expected entry with its document's expiry: a scan judges expiry by the clock
+    // when it starts, so a document that expired after the document scan began but before
+    // the entry scan did is missing its entry only because time moved on.
+    let mut expected: Vec<(Entry, Option<u64>)> = Vec::new();
     for item in DocScan::new(db, &lo, &hi, false, snap.seq()) {
         let stored = item?;
         report.documents += 1;
         let doc = stored.value()?;
         let id = String::from_utf8_lossy(&stored.key[lo.len()..]);
-        expected.push(entry_for(def, &id, &doc, false)?);
+        expected.push((entry_for(def, &id, &doc, false)?, stored.expires_at_millis()));
     }
     expected.sort();
     let prefix = entry_prefix(def.id);
     let end = prefix_successor(&prefix);
+    let entries = db.scan_opt(Some(&prefix), end.as_deref(), false, Some(snap));
+    let now = db.now_millis();
     let mut want = expected.into_iter().peekable();
     let name = def.qualified_name();
-    for item in db.scan_opt(Some(&prefix), end.as_deref(), false, Some(snap)) {
+    let missing = |report: &mut IndexReport, (w, expiry): (Entry, Option<u64>)| {
+        if def.state == IndexState::Ready && expiry.is_none_or(|at| at > now) {
+            report.problem(format!("index {name}: no entry {} for its document", to_hex(&w.key)));
+        }
+    };
+    for item in entries {
         let (key, value) = item?;
         report.entries += 1;
-        while let Some(w) = want.next_if(|w| w.key < key) {
-            if def.state == IndexState::Ready {
-                report.problem(format!("index {name}: no entry {} for its document", to_hex(&w.key)));
-            }
+        while let Some(w) = want.next_if(|(w, _)| w.key < key) {
+            missing(report, w);
         }
-        match want.next_if(|w| w.key == key) {
-            Some(w) if w.value == value => {}
+        match want.next_if(|(w, _)| w.key == key) {
+            Some((w, _)) if w.value == value => {}
             Some(_) => report.problem(format!("index {name}: entry {} points at the wrong document", to_hex(&key))),
             None => report.problem(format!("index {name}: entry {} has no matching document", to_hex(&key))),
         }
     }
-    if def.state == IndexState::Ready {
-        for w in want {
-            report.problem(format!("index {name}: no entry {} for its document", to_hex(&w.key)));
-        }
+    for w in want {
+        missing(report, w);
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use super::keys::{element_prefix, meta_key, RESERVED_PREFIX};
 use super::meta::{Kind, Meta};
 use super::op::wrong_type;
 use super::ValueType;
+use crate::index::keys::split_doc_key;
 use crate::{prefix_successor, Db, Result, Scan, Transaction};
 use kvd_base::SeqNo;
 
@@ -161,6 +162,11 @@ impl Iterator for HashDocs<'_> {
                 Err(e) => return Some(Err(e)),
             };
             let key = &mk[2..];
+            // Only document keys are documents: typed writes maintain no index entries for
+            // others (not UTF-8, or an empty id), so scans and builds must not see them.
+            if std::str::from_utf8(key).ok().and_then(|k| split_doc_key(k).ok()).is_none() {
+                continue;
+            }
             match Meta::decode(key, &value, None) {
                 Ok(m) if m.kind == Kind::Hash => {}
                 Ok(_) => continue,

@@ -49,6 +49,8 @@ struct IndexSource {
     pending: VecDeque<Pending>,
     /// An error from the entry scan, reported once the entries before it are handed out.
     failed: Option<Error>,
+    /// The entry scan has ended.
+    exhausted: bool,
 }
 
 /// One index entry and the document it names.
@@ -67,14 +69,24 @@ const MAX_BATCH: usize = 512;
 
 impl IndexSource {
     fn new(scan: Scan, fields: usize, name: String, covering: bool) -> Self {
-        IndexSource { scan, fields, name, covering, batch: FIRST_BATCH, pending: VecDeque::new(), failed: None }
+        IndexSource {
+            scan,
+            fields,
+            name,
+            covering,
+            batch: FIRST_BATCH,
+            pending: VecDeque::new(),
+            failed: None,
+            exhausted: false,
+        }
     }
 
     /// The next entry with its document (in `doc`), reading the next batch when none is
     /// pending; an entry naming no document is a corruption error (see [`IndexSource::fill`]
     /// for the entries of documents that just expired).
     fn next(&mut self, db: &Db, ns: &str, ro: &ReadOptions<'_>) -> Option<Result<Pending>> {
-        if self.pending.is_empty() {
+        // A batch can come back empty with entries left (all of its documents just expired).
+        while self.pending.is_empty() && !self.exhausted && self.failed.is_none() {
             if let Err(e) = self.fill(db, ns, ro) {
                 return Some(Err(e));
             }
@@ -96,7 +108,9 @@ impl IndexSource {
         if self.failed.is_some() {
             return Ok(());
         }
+        let mut taken = 0;
         for r in self.scan.by_ref().take(self.batch) {
+            taken += 1;
             match r.and_then(|(entry, value)| Ok((entry_doc_id(&entry, &value, self.fields)?, entry, value))) {
                 Ok((id, entry, value)) => {
                     // A covering entry's value is its document, written in the same batch.
@@ -109,6 +123,7 @@ impl IndexSource {
                 }
             }
         }
+        self.exhausted = taken < self.batch;
         self.batch = (self.batch * 2).min(MAX_BATCH);
         if self.covering {
             return Ok(());

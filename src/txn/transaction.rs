@@ -97,6 +97,19 @@ impl<'db> Transaction<'db> {
         self.read(key, true)
     }
 
+    /// As [`Transaction::get`], with the expiry of a value read from the snapshot (a value
+    /// this transaction wrote reports none).
+    pub(crate) fn get_with_expiry(&self, key: &[u8]) -> Result<Option<(Vec<u8>, Option<u64>)>> {
+        self.check_alive()?;
+        if let Some(w) = self.writes.get(key) {
+            return Ok(w.value().map(|v| (v.to_vec(), None)));
+        }
+        if self.serializable() {
+            self.reads.borrow_mut().keys.insert(key.to_vec());
+        }
+        Ok(self.db.get_versioned(key, Some(self.snap.seq()))?.map(|v| (v.value, v.expires_at_millis)))
+    }
+
     fn read(&self, key: &[u8], track: bool) -> Result<Option<Vec<u8>>> {
         self.check_alive()?;
         if let Some(w) = self.writes.get(key) {

@@ -266,3 +266,77 @@ fn hash_documents_survive_reopen_with_their_indexes() {
     assert_eq!(n("SELECT * FROM h WHERE g = 3"), (0..2000).filter(|i| i % 5 != 0 && i % 7 == 3).count());
     consistent(&db);
 }
+
+fn open_with_clock() -> (tempfile::TempDir, Db, Arc<MockClock>) {
+    let clock = Arc::new(MockClock::new(1_000_000));
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options { clock: clock.clone(), ..Options::default() }).unwrap();
+    (dir, db, clock)
+}
+
+#[test]
+fn replacing_an_expiring_hash_with_a_document_keeps_its_entries_for_good() {
+    let (_d, db, clock) = open_with_clock();
+    db.create_index(IndexSpec::new("s", "by_n").field("n", FieldType::Int)).unwrap();
+    db.create_index(IndexSpec::new("s", "by_u").field("u", FieldType::String).unique()).unwrap();
+    db.hset(b"s/a", &[("n", "1"), ("u", "ada")]).unwrap();
+    db.expire_type(b"s/a", Duration::from_secs(10)).unwrap();
+    // Same indexed values: the entries must still lose the hash's expiry.
+    db.put_doc("s/a", &json!({"n": 1, "u": "ada"})).unwrap();
+    clock.advance(60_000);
+    assert_eq!(keys(&rows(&db, "SELECT * FROM s WHERE n = 1")), ["s/a"]);
+    assert_eq!(keys(&rows(&db, "SELECT * FROM s WHERE u = 'ada'")), ["s/a"]);
+    assert!(matches!(db.hset(b"s/b", &[("u", "ada")]), Err(Error::UniqueViolation { .. })));
+    consistent(&db);
+}
+
+#[test]
+fn hashes_at_keys_that_are_no_document_keys_are_not_documents() {
+    let (_d, db) = open();
+    db.hset(b"u/\xff\xfe", &[("age", "1")]).unwrap();
+    db.hset(b"u/", &[("age", "2")]).unwrap();
+    db.hset(b"u/ok", &[("age", "3")]).unwrap();
+    db.create_index(IndexSpec::new("u", "by_age").field("age", FieldType::Int)).unwrap();
+    assert_eq!(keys(&rows(&db, "SELECT * FROM u")), ["u/ok"]);
+    db.hset(b"u/", &[("age", "5")]).unwrap();
+    assert_eq!(keys(&rows(&db, "SELECT * FROM u WHERE age > 0")), ["u/ok"]);
+    consistent(&db);
+}
+
+#[test]
+fn an_index_scan_goes_on_past_a_batch_of_documents_that_expired_under_it() {
+    let (_d, db, clock) = open_with_clock();
+    db.create_index(IndexSpec::new("s", "by_n").field("n", FieldType::Int)).unwrap();
+    for i in 0..100 {
+        let key = format!("s/{i:03}");
+        db.hset(key.as_bytes(), &[("n", i.to_string())]).unwrap();
+        db.expire_type(key.as_bytes(), Duration::from_secs(5)).unwrap();
+    }
+    db.hset(b"s/live", &[("n", "1000")]).unwrap();
+    let sql = "SELECT * FROM s WHERE n >= 0";
+    assert!(db.explain(sql).unwrap().to_string().starts_with("index scan"));
+    // The entry scan starts before the clock moves; the hashes are read after it.
+    let started = db.query(sql).unwrap();
+    clock.advance(10_000);
+    let got: Vec<String> = started.map(|r| r.unwrap().key.unwrap()).collect();
+    assert_eq!(got, ["s/live"]);
+}
+
+#[test]
+fn documents_given_a_ttl_before_their_index_expire_with_their_entries() {
+    let (_d, db, clock) = open_with_clock();
+    db.put_doc("j/a", &json!({"n": 1})).unwrap();
+    db.put_doc("j/b", &json!({"n": 1})).unwrap();
+    db.put_doc("j/c", &json!({"n": 2})).unwrap();
+    // No index yet, so the namespace's documents may expire.
+    db.expire_type(b"j/a", Duration::from_secs(5)).unwrap();
+    db.expire_type(b"j/b", Duration::from_secs(5)).unwrap();
+    db.create_index(IndexSpec::new("j", "by_n").field("n", FieldType::Int)).unwrap();
+    consistent(&db);
+    // Rewritten through the document API, b loses its TTL, and its entry with it.
+    db.put_doc("j/b", &json!({"n": 1})).unwrap();
+    clock.advance(10_000);
+    assert_eq!(keys(&rows(&db, "SELECT * FROM j WHERE n = 1")), ["j/b"]);
+    assert_eq!(keys(&rows(&db, "SELECT * FROM j WHERE n >= 1")), ["j/b", "j/c"]);
+    consistent(&db);
+}

@@ -150,7 +150,7 @@ mod rocks {
         let mut o = Options::default();
         o.create_if_missing(true);
         o.set_write_buffer_size(args.write_buffer_mb << 20);
-        o.set_max_write_buffer_number(3);
+        o.set_max_write_buffer_number(args.max_write_buffers as i32);
         o.set_level_compaction_dynamic_level_bytes(true);
         o.set_max_background_jobs(2);
         o.set_compression_type(if args.compression == "zstd" {

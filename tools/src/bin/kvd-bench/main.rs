@@ -89,6 +89,10 @@ pub struct Args {
     /// Memtable size in MiB.
     #[arg(long, default_value_t = 64)]
     pub write_buffer_mb: usize,
+    /// Memtables held at most, the active one included (RocksDB's max_write_buffer_number):
+    /// the memtable memory budget is this times `--write-buffer-mb`. At least 2.
+    #[arg(long, default_value_t = 3)]
+    pub max_write_buffers: usize,
     /// Bloom filter bits per key (0 disables).
     #[arg(long, default_value_t = 10)]
     pub bloom_bits: u32,
@@ -106,10 +110,20 @@ pub struct Args {
 }
 
 impl Args {
+    /// The memory the configuration allows for memtables and the block cache, in MiB: what
+    /// peak RSS is measured against.
+    pub fn memory_budget_mb(&self) -> u64 {
+        (self.write_buffer_mb * self.max_write_buffers) as u64 + self.cache_mb
+    }
+
     /// The kvd options these flags describe.
     pub fn options(&self) -> Result<Options, String> {
+        if self.max_write_buffers < 2 {
+            return Err("--max-write-buffers must be at least 2 (one active, one flushing)".into());
+        }
         let mut o = Options {
             write_buffer_size: self.write_buffer_mb << 20,
+            max_immutable_memtables: self.max_write_buffers - 1,
             block_cache_bytes: self.cache_mb << 20,
             ..Options::default()
         };

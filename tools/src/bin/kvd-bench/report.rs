@@ -25,6 +25,8 @@ pub struct BenchResult {
     pub space_amplification: f64,
     pub db_bytes: u64,
     pub peak_rss_mb: f64,
+    /// Memtables (write buffer × max write buffers) plus block cache, in MiB.
+    pub memory_budget_mb: u64,
     pub l0_files: usize,
     /// Writes per commit group (log append) since the database was opened (cumulative over
     /// the workloads run on it): the group-commit factor; 0 when the engine does not say.
@@ -72,6 +74,7 @@ impl BenchResult {
             space_amplification: if logical == 0 { 0.0 } else { db_bytes as f64 / logical as f64 },
             db_bytes,
             peak_rss_mb: peak_rss_kb() as f64 / 1024.0,
+            memory_budget_mb: args.memory_budget_mb(),
             l0_files: db.l0_files(),
             writes_per_group: if groups == 0 { 0.0 } else { writes as f64 / groups as f64 },
             writer_ops_per_sec: 0.0,
@@ -107,8 +110,18 @@ fn peak_rss_kb() -> u64 {
 
 pub fn print_header(args: &Args) {
     println!(
-        "kvd-bench ({}): {} keys, {}-byte keys, {}-byte values, {} thread(s), sync {:?}, compression {}, cache {} MiB, memtable {} MiB",
-        args.engine, args.num, args.key_size, args.value_size, args.threads, args.sync, args.compression, args.cache_mb, args.write_buffer_mb
+        "kvd-bench ({}): {} keys, {}-byte keys, {}-byte values, {} thread(s), sync {:?}, compression {}, cache {} MiB, memtable {} MiB x {} (memory budget {} MiB)",
+        args.engine,
+        args.num,
+        args.key_size,
+        args.value_size,
+        args.threads,
+        args.sync,
+        args.compression,
+        args.cache_mb,
+        args.write_buffer_mb,
+        args.max_write_buffers,
+        args.memory_budget_mb()
     );
     println!(
         "{:<18} {:>12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>9}",
