@@ -25,8 +25,20 @@ struct BlockWeighter;
 
 impl Weighter<(u64, u64), Arc<Block>> for BlockWeighter {
     fn weight(&self, _key: &(u64, u64), block: &Arc<Block>) -> u64 {
-        block.size() as u64 + ENTRY_OVERHEAD
+        allocation_size(block.allocated_bytes() as u64) + ENTRY_OVERHEAD
     }
+}
+
+/// The memory an allocation of `n` bytes really takes: allocators serve small and medium
+/// sizes from size classes, four per power of two (mimalloc, jemalloc; glibc's bins are
+/// finer), so a 4,105-byte block takes 5,120 bytes. Charging that keeps the cache's real
+/// footprint within its capacity.
+fn allocation_size(n: u64) -> u64 {
+    if n <= 64 {
+        return n.next_multiple_of(16);
+    }
+    let step = 1u64 << ((n - 1).ilog2() - 2);
+    n.next_multiple_of(step)
 }
 
 /// A thread-safe cache of decoded blocks, shared (`Arc<BlockCache>`) by all open tables.
@@ -123,6 +135,22 @@ impl BlockCache {
 mod tests {
     use super::*;
     use crate::sstable::BlockBuilder;
+
+    #[test]
+    fn charges_follow_allocator_size_classes() {
+        assert_eq!(allocation_size(1), 16);
+        assert_eq!(allocation_size(64), 64);
+        assert_eq!(allocation_size(65), 80);
+        assert_eq!(allocation_size(4096), 4096);
+        assert_eq!(allocation_size(4097), 5120);
+        assert_eq!(allocation_size(4105), 5120);
+        assert_eq!(allocation_size(5121), 6144);
+        assert_eq!(allocation_size(1 << 20), 1 << 20);
+        for n in 1..20_000u64 {
+            let a = allocation_size(n);
+            assert!(a >= n && a < n + n / 4 + 16, "{n} -> {a}");
+        }
+    }
 
     fn block(n: usize) -> Arc<Block> {
         let mut b = BlockBuilder::new(16);

@@ -120,3 +120,24 @@ fn out_of_range_options_are_normalized() {
     let t = open(&fs, "/n.sst", 1, None).unwrap();
     check_against_model(&t, &entries, 6, 200, 200);
 }
+
+/// Data blocks end before an entry would take them, read back with their 9-byte trailer,
+/// past the block size, once they are 90 % full: each fits the allocator size class of the
+/// block size instead of spilling a few bytes into the next one.
+#[test]
+fn data_blocks_fit_the_block_size_with_their_trailer() {
+    let fs = MemFs::new();
+    let mut b = builder(&fs, "/b.sst", TableOptions { block_size: 4096, ..Default::default() });
+    for i in 0..20_000u32 {
+        let value = vec![b'v'; 90 + (i as usize * 7) % 30];
+        b.add(&ikey(format!("key{i:012}").as_bytes(), 1, ValueKind::Put), &value).unwrap();
+    }
+    b.finish().unwrap();
+    let t = open(&fs, "/b.sst", 1, None).unwrap();
+    let blocks = t.index_entries().unwrap();
+    assert!(blocks.len() > 100, "{} blocks", blocks.len());
+    for (_, h) in &blocks[..blocks.len() - 1] {
+        let with_trailer = h.size + 9;
+        assert!((3686..=4096).contains(&with_trailer), "block of {} bytes with its trailer", with_trailer);
+    }
+}

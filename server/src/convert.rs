@@ -47,6 +47,9 @@ pub(crate) fn stats(s: &kvd::Stats, server_snapshots: usize) -> proto::StatsResp
         history_floor: None,
         open_transactions: 0,
         open_connections: 0,
+        immutable_memtable_bytes: s.immutable_memtable_bytes,
+        block_cache_bytes: s.block_cache_bytes,
+        table_reader_bytes: s.table_reader_bytes,
     }
 }
 

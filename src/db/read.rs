@@ -77,6 +77,9 @@ pub(crate) fn stats(db: &DbInner) -> Stats {
         sequence: db.visible_seq.load(Ordering::Acquire),
         memtable_bytes: sv.mem.approximate_size() as u64,
         immutable_memtables: sv.imms.len(),
+        immutable_memtable_bytes: sv.imms.iter().map(|m| m.approximate_size() as u64).sum(),
+        block_cache_bytes: db.tables.block_cache().map_or(0, |bc| bc.used_bytes()),
+        table_reader_bytes: db.tables.reader_bytes(),
         levels: (0..NUM_LEVELS)
             .map(|l| LevelStats {
                 files: sv.version.files(l).len(),

@@ -43,6 +43,12 @@ pub struct Stats {
     pub memtable_bytes: u64,
     /// Immutable memtables waiting to be flushed.
     pub immutable_memtables: usize,
+    /// Bytes in the immutable memtables (flushing or waiting to).
+    pub immutable_memtable_bytes: u64,
+    /// Bytes of blocks in the block cache (its charge, entry overhead included).
+    pub block_cache_bytes: u64,
+    /// Memory held by open table readers outside the cache (indexes and filters).
+    pub table_reader_bytes: u64,
     /// Per level, L0 first.
     pub levels: Vec<LevelStats>,
     /// Write batches committed.

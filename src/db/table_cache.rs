@@ -42,6 +42,11 @@ impl TableCache {
         self.tables.write().remove(&number);
     }
 
+    /// Memory held by the open readers (indexes and filters), outside the block cache.
+    pub(crate) fn reader_bytes(&self) -> u64 {
+        self.tables.read().values().map(|t| t.memory_bytes() as u64).sum()
+    }
+
     pub(crate) fn block_cache(&self) -> Option<&Arc<BlockCache>> {
         self.block_cache.as_ref()
     }

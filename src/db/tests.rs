@@ -54,6 +54,9 @@ fn flushes_and_reads_across_memtables_and_tables() {
         let want = (i % 3 != 0).then(|| format!("v{i}").into_bytes());
         assert_eq!(db.get(format!("k{i:05}").as_bytes()).unwrap(), want, "key {i}");
     }
+    let st = db.stats();
+    assert!(st.table_reader_bytes > 0, "open readers hold their indexes and filters: {st:?}");
+    assert!(st.block_cache_bytes > 0 && st.block_cache_bytes <= 8 << 20, "the reads filled the cache: {st:?}");
     let fwd = keys(db.scan(None, None));
     assert_eq!(fwd.len(), 2000 - 667);
     let mut rev = keys(db.scan_opt(None, None, true, None));

@@ -72,6 +72,11 @@ impl Block {
         self.data.len()
     }
 
+    /// Bytes allocated for the block's contents (at least [`Block::size`]).
+    pub fn allocated_bytes(&self) -> usize {
+        self.data.capacity()
+    }
+
     /// The file this block was read from.
     pub fn file_name(&self) -> &str {
         &self.file

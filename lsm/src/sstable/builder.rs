@@ -98,6 +98,9 @@ impl TableBuilder {
             _ => None,
         };
 
+        if self.should_cut_before(ikey, value) {
+            self.flush_data_block()?;
+        }
         if let Some(handle) = self.pending_handle.take() {
             let sep = shortest_separator(&self.last_key, ikey);
             self.add_index_entry(&sep, handle);
@@ -109,7 +112,7 @@ impl TableBuilder {
         self.data_block.add(ikey, value);
         self.last_key.clear();
         self.last_key.extend_from_slice(ikey);
-        if self.data_block.estimated_size() >= self.opts.block_size {
+        if self.data_block.estimated_size() + BLOCK_TRAILER_LEN >= self.opts.block_size {
             self.flush_data_block()?;
         }
         Ok(())
@@ -189,6 +192,21 @@ impl TableBuilder {
             )));
         }
         Ok(())
+    }
+
+    /// True when the block should end before this entry: the entry would take the block,
+    /// read back with its trailer, past the block size, and the block is at least 90 % full
+    /// (RocksDB's `block_size_deviation`). Allocators hand out memory in size classes (four
+    /// per power of two in mimalloc and jemalloc), so a 4 KiB block that spills a few bytes
+    /// over takes a 5 KiB allocation in the block cache; cut this way it takes 4 KiB. An
+    /// entry larger than that still gets a block of its own, cut after it.
+    fn should_cut_before(&self, ikey: &[u8], value: &[u8]) -> bool {
+        if self.data_block.is_empty() {
+            return false;
+        }
+        let limit = self.opts.block_size;
+        let after = self.data_block.estimated_size_after(ikey, value) + BLOCK_TRAILER_LEN;
+        after > limit && (self.data_block.estimated_size() + BLOCK_TRAILER_LEN) * 10 >= limit * 9
     }
 
     fn add_index_entry(&mut self, key: &[u8], handle: BlockHandle) {

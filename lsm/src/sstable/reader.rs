@@ -51,6 +51,12 @@ impl std::fmt::Debug for Table {
 }
 
 impl Table {
+    /// Memory this reader holds outside the block cache: its index and filter.
+    pub fn memory_bytes(&self) -> usize {
+        let index: usize = self.index.iter().map(|e| e.separator.capacity() + std::mem::size_of::<IndexEntry>()).sum();
+        index + self.filter.as_ref().map_or(0, FilterReader::size_bytes) + std::mem::size_of::<Table>()
+    }
+
     /// Opens the table in `file`. `file_number` keys its blocks in `cache` and must be unique
     /// among the tables sharing that cache; `file_name` is used in error messages.
     pub fn open(

@@ -47,6 +47,10 @@ pub trait BenchDb: Send + Sync {
     fn levels(&self) -> Vec<LevelSummary> {
         Vec::new()
     }
+    /// What the engine holds in memory, where it says; `None` if unknown.
+    fn memory(&self) -> Option<crate::memory::EngineMemory> {
+        None
+    }
     /// Closes cleanly.
     fn close(&self) -> EResult<()>;
 }
@@ -66,6 +70,16 @@ pub fn open(args: &Args, dir: &Path) -> EResult<Box<dyn BenchDb>> {
 struct KvdDb(Db);
 
 impl BenchDb for KvdDb {
+    fn memory(&self) -> Option<crate::memory::EngineMemory> {
+        let s = self.0.stats();
+        Some(crate::memory::EngineMemory {
+            memtable: s.memtable_bytes,
+            immutable_memtables: s.immutable_memtable_bytes,
+            block_cache: s.block_cache_bytes,
+            table_readers: s.table_reader_bytes,
+        })
+    }
+
     fn put(&self, key: &[u8], value: &[u8]) -> EResult<()> {
         self.0.put(key, value).map_err(|e| e.to_string())
     }

@@ -12,6 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod engine;
 mod keys;
+mod memory;
 mod report;
 mod workloads;
 
@@ -107,6 +108,10 @@ pub struct Args {
     /// JSON output always carries them).
     #[arg(long)]
     pub level_stats: bool,
+    /// After each workload, print what memory held at the highest resident set sampled
+    /// (memtables, block cache, table readers, the rest); the JSON output always carries it.
+    #[arg(long)]
+    pub memory_stats: bool,
 }
 
 impl Args {
@@ -162,7 +167,7 @@ fn main() {
     let mut runner = workloads::Runner::new(args.clone(), dir);
     for name in args.benchmarks.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match runner.run(name) {
-            Ok(r) => report::print(&r, args.json, args.level_stats),
+            Ok(r) => report::print(&r, args.json, args.level_stats, args.memory_stats),
             Err(e) => {
                 eprintln!("kvd-bench: {name}: {e}");
                 std::process::exit(1);

@@ -27,6 +27,8 @@ pub struct BenchResult {
     pub peak_rss_mb: f64,
     /// Memtables (write buffer × max write buffers) plus block cache, in MiB.
     pub memory_budget_mb: u64,
+    /// What memory held at the highest RSS sampled since the database was opened.
+    pub memory_at_peak: crate::memory::PeakSample,
     pub l0_files: usize,
     /// Writes per commit group (log append) since the database was opened (cumulative over
     /// the workloads run on it): the group-commit factor; 0 when the engine does not say.
@@ -73,8 +75,9 @@ impl BenchResult {
             write_amplification: db.write_amplification(),
             space_amplification: if logical == 0 { 0.0 } else { db_bytes as f64 / logical as f64 },
             db_bytes,
-            peak_rss_mb: peak_rss_kb() as f64 / 1024.0,
+            peak_rss_mb: crate::memory::peak_rss_kb() as f64 / 1024.0,
             memory_budget_mb: args.memory_budget_mb(),
+            memory_at_peak: Default::default(),
             l0_files: db.l0_files(),
             writes_per_group: if groups == 0 { 0.0 } else { writes as f64 / groups as f64 },
             writer_ops_per_sec: 0.0,
@@ -93,19 +96,6 @@ fn dir_size(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
-}
-
-/// Peak resident set size of this process (Linux `VmHWM`), in KiB; 0 where unknown.
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 pub fn print_header(args: &Args) {
@@ -129,12 +119,25 @@ pub fn print_header(args: &Args) {
     );
 }
 
-pub fn print(r: &BenchResult, json: bool, level_stats: bool) {
+pub fn print(r: &BenchResult, json: bool, level_stats: bool, memory_stats: bool) {
     if json {
         println!("{}", serde_json::to_string(r).unwrap_or_default());
         return;
     }
     print_row(r);
+    if memory_stats {
+        let m = &r.memory_at_peak;
+        println!(
+            "  memory at peak RSS {:.1} MiB (budget {} MiB): memtable {:.1}, immutable memtables {:.1}, block cache {:.1}, table readers {:.1}, other {:.1}",
+            m.rss_mb,
+            r.memory_budget_mb,
+            m.memtable_mb,
+            m.immutable_memtables_mb,
+            m.block_cache_mb,
+            m.table_readers_mb,
+            m.other_mb
+        );
+    }
     if level_stats {
         for (i, l) in r.levels.iter().enumerate().filter(|(_, l)| l.files > 0 || l.written > 0) {
             let mib = |b: u64| b as f64 / 1_048_576.0;

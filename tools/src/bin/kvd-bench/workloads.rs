@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 
 use crate::engine::{self, BenchDb};
 use crate::keys::{key, KeyGen, Values};
+use crate::memory::Sampler;
 use crate::report::BenchResult;
 use crate::{Args, Distribution};
 
@@ -18,6 +19,7 @@ pub struct Runner {
     dir: PathBuf,
     db: Option<Arc<dyn BenchDb>>,
     round: u64,
+    memory: Sampler,
 }
 
 /// What one thread measured.
@@ -49,7 +51,7 @@ enum Op {
 
 impl Runner {
     pub fn new(args: Args, dir: PathBuf) -> Self {
-        Runner { args, dir, db: None, round: 0 }
+        Runner { args, dir, db: None, round: 0, memory: Sampler::default() }
     }
 
     fn open(&mut self, fresh: bool) -> Result<Arc<dyn BenchDb>, String> {
@@ -62,12 +64,22 @@ impl Runner {
             }
         }
         if self.db.is_none() {
-            self.db = Some(Arc::from(engine::open(&self.args, &self.dir)?));
+            let db: Arc<dyn BenchDb> = Arc::from(engine::open(&self.args, &self.dir)?);
+            self.memory.watch(Arc::downgrade(&db));
+            self.db = Some(db);
         }
         Ok(self.db.clone().expect("opened above"))
     }
 
+    /// Runs workload `name`; the result carries what memory was made of at the highest RSS
+    /// seen so far.
     pub fn run(&mut self, name: &str) -> Result<BenchResult, String> {
+        let mut r = self.run_workload(name)?;
+        r.memory_at_peak = self.memory.peak();
+        Ok(r)
+    }
+
+    fn run_workload(&mut self, name: &str) -> Result<BenchResult, String> {
         self.round += 1;
         let op = match name {
             "fillseq" => Op::FillSeq,
