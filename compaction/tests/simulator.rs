@@ -193,3 +193,29 @@ fn tree_shape_converges_as_data_grows() {
     assert!(base_levels.windows(2).all(|w| w[1] <= w[0]), "base level only moves up as data grows: {base_levels:?}");
     assert!(sim.write_amplification() < 12.0, "sequential growth: {:.2}", sim.write_amplification());
 }
+
+/// A 1:100 model of `kvd-bench --num 10000000 --benchmarks fillrandom` with the default
+/// options: 10M distinct keys in random order, 64 MiB memtables (about 330k entries each),
+/// 256 MiB base level, 64 MiB files. Prints the write amplification and the final shape.
+#[test]
+#[ignore = "an experiment: run with --ignored --nocapture"]
+fn fill_of_ten_million_keys_at_one_hundredth_scale() {
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let cfg = CompactionConfig {
+        l0_compaction_trigger: env("SIM_TRIGGER", 4),
+        max_bytes_for_level_base: 2_560_000,
+        level_size_multiplier: 10,
+        target_file_size: 640_000,
+        ..CompactionConfig::default()
+    };
+    let mut sim = Sim::new(cfg);
+    let mut keys: Vec<u32> = (0..100_000).collect();
+    let mut rng = StdRng::seed_from_u64(5);
+    for i in (1..keys.len()).rev() {
+        keys.swap(i, rng.random_range(0..=i));
+    }
+    for chunk in keys.chunks(env("SIM_FLUSH", 3_300)) {
+        sim.flush(chunk.iter().copied().collect());
+    }
+    println!("10M fill model: write amplification {:.2}, levels {:?}", sim.write_amplification(), sim.level_bytes());
+}
