@@ -28,7 +28,7 @@ pub use plan::{Access, Force, Plan};
 use serde_json::Value;
 
 use crate::index::keys::{catalog_key, namespace_range};
-use crate::index::Catalog;
+use crate::index::{Catalog, DocScan};
 use crate::{Db, Error, ReadOptions, Result};
 use ast::Statement;
 use token::{sql_hash, Token};
@@ -132,7 +132,7 @@ impl Db {
         let cat = Catalog::decode(&s.namespace, self.get_opt(&catalog_key(&s.namespace), &ro)?.as_deref())?;
         if cat.indexes.is_empty() {
             let (lo, hi) = namespace_range(&s.namespace);
-            if self.scan_opt(Some(&lo), Some(&hi), false, Some(snap)).next().transpose()?.is_none() {
+            if DocScan::new(self, &lo, &hi, false, snap.seq()).next().transpose()?.is_none() {
                 return Err(Error::NotFound(format!(
                     "unknown namespace {:?} at {}: it holds no documents and no indexes",
                     s.namespace, s.namespace_pos

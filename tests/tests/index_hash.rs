@@ -60,6 +60,16 @@ fn hash_fields_read_as_typed_json() {
 }
 
 #[test]
+fn a_namespace_of_hashes_alone_is_queryable_without_indexes() {
+    let (_d, db) = open();
+    db.hset(b"cfg/a", &[("level", "3")]).unwrap();
+    db.hset(b"cfg/b", &[("level", "7")]).unwrap();
+    assert_eq!(keys(&rows(&db, "SELECT * FROM cfg WHERE level > 5")), ["cfg/b"]);
+    let e = db.query("SELECT * FROM nothing").err().unwrap();
+    assert!(matches!(&e, Error::NotFound(m) if m.contains("unknown namespace")), "{e}");
+}
+
+#[test]
 fn hashes_are_indexed_and_queried_with_json_documents() {
     let (_d, db) = open();
     db.create_index(IndexSpec::new("u", "by_age").field("age", FieldType::Int)).unwrap();
