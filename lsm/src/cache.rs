@@ -85,6 +85,16 @@ impl BlockCache {
         found
     }
 
+    /// As [`BlockCache::get`], but an absent block is not counted as a miss: for a lookup
+    /// that will read the block the ordinary way when it is absent (which counts the miss).
+    pub fn get_if_present(&self, file_number: u64, offset: u64) -> Option<Arc<Block>> {
+        let found = self.cache.as_ref().and_then(|c| c.get(&(file_number, offset)));
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
     /// Caches `block` as the block at `offset` of file `file_number`, possibly evicting others.
     pub fn insert(&self, file_number: u64, offset: u64, block: Arc<Block>) {
         if let Some(c) = &self.cache {

@@ -13,8 +13,11 @@
 //! engine may depend on this crate; protocol types never cross into `kvd`. Conversions live in
 //! this crate only.
 //!
-//! Every engine call is blocking and runs on tokio's blocking pool, never on the async
-//! executor, so a slow scan or an fsync never stalls other clients.
+//! Engine calls that may block (file reads, fsyncs, scans, transactions, admin work) run on
+//! tokio's blocking pool or the committer thread, never on the async executor, so a slow scan
+//! or an fsync never stalls other clients. The one exception is a point `Get` that memtables
+//! and the block cache can answer (`Db::get_versioned_if_cached`, which never does I/O): it
+//! runs on the executor, and only a read that needs a file goes to the pool.
 #![deny(missing_docs)]
 
 mod codec;

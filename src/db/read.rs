@@ -39,6 +39,32 @@ pub(crate) fn lookup(db: &DbInner, key: &[u8], seq: SeqNo) -> Result<Option<Entr
     Ok(None)
 }
 
+/// As [`lookup`] without reading any file: `None` when the answer needs a table that is not
+/// open yet or a data block the block cache does not hold.
+pub(crate) fn lookup_in_memory(db: &DbInner, key: &[u8], seq: SeqNo) -> Result<Option<Option<Entry>>> {
+    let sv = db.sv.load_full();
+    for mem in std::iter::once(&sv.mem).chain(sv.imms.iter()) {
+        if let Some(f) = mem.get(key, seq) {
+            return Ok(Some(Some(Entry { seq: f.seq, kind: f.kind, value: f.value })));
+        }
+    }
+    for file in sv.version.files_for_key(key) {
+        if file.smallest_seqno > seq {
+            continue;
+        }
+        let Some(table) = db.tables.get_open(file.number) else { return Ok(None) };
+        match table.get_if_cached(key, seq)? {
+            None => return Ok(None),
+            Some(None) => {}
+            Some(Some((ikey, value))) => {
+                let parsed = parse_internal_key(&ikey).map_err(|e| Error::from(e.in_file(table.file_name(), 0)))?;
+                return Ok(Some(Some(Entry { seq: parsed.seq, kind: parsed.kind, value })));
+            }
+        }
+    }
+    Ok(Some(None))
+}
+
 /// Resolves an entry to the user's value: `None` for tombstones and expired values.
 pub(crate) fn visible_value(entry: Entry, now_millis: u64) -> Result<Option<Vec<u8>>> {
     match entry.kind {

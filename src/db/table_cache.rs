@@ -37,6 +37,11 @@ impl TableCache {
         Ok(self.tables.write().entry(number).or_insert(table).clone())
     }
 
+    /// The reader for table `number` if it is already open (opening reads the file).
+    pub(crate) fn get_open(&self, number: u64) -> Option<Arc<Table>> {
+        self.tables.read().get(&number).cloned()
+    }
+
     /// Forgets table `number` (its file is about to be deleted).
     pub(crate) fn evict(&self, number: u64) {
         self.tables.write().remove(&number);

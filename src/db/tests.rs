@@ -332,3 +332,37 @@ fn checkpoint_is_a_consistent_openable_copy() {
     assert_eq!(cp.scan(None, None).count(), 3000);
     assert_eq!(cp.get(b"k01234").unwrap().as_deref(), Some(&b"v1234"[..]));
 }
+
+/// `get_versioned_if_cached` answers from memtables and cached blocks only, says when it
+/// would need a file read, and agrees with `get_versioned` whenever it answers.
+#[test]
+fn cached_reads_answer_without_io_or_say_they_cannot() {
+    let fs = MemFs::new();
+    {
+        let db = Db::open("/db", mem_opts(&fs)).unwrap();
+        for i in 0..500u32 {
+            db.put(format!("k{i:04}").as_bytes(), format!("v{i}").as_bytes()).unwrap();
+        }
+        db.delete(b"k0007").unwrap();
+        db.close().unwrap();
+    }
+    let db = Db::open("/db", mem_opts(&fs)).unwrap();
+    db.flush().unwrap();
+    // Reopened: the tables are not open yet, so a key in them needs I/O.
+    assert!(db.get_versioned_if_cached(b"k0100", None).unwrap().is_none());
+    let read = db.get_versioned(b"k0100", None).unwrap().unwrap();
+    // Now the table is open and the block cached.
+    let cached = db.get_versioned_if_cached(b"k0100", None).unwrap().expect("answered from the cache").unwrap();
+    assert_eq!((cached.value, cached.seqno), (read.value, read.seqno));
+    // Memtable hits, tombstones and keys every filter rules out need nothing from files.
+    db.put(b"fresh", b"1").unwrap();
+    assert_eq!(db.get_versioned_if_cached(b"fresh", None).unwrap().unwrap().unwrap().value, b"1");
+    db.get_versioned(b"k0007", None).unwrap();
+    assert_eq!(db.get_versioned_if_cached(b"k0007", None).unwrap(), Some(None));
+    for i in 0..500u32 {
+        let key = format!("k{i:04}");
+        if let Some(answer) = db.get_versioned_if_cached(key.as_bytes(), None).unwrap() {
+            assert_eq!(answer, db.get_versioned(key.as_bytes(), None).unwrap(), "{key}");
+        }
+    }
+}

@@ -7,7 +7,7 @@ use kvd_base::key::{decode_expiring_value, ValueKind, MAX_SEQNO};
 use kvd_base::SeqNo;
 use kvd_lsm::version::VersionEdit;
 
-use super::read::{lookup, visible_value};
+use super::read::{lookup, lookup_in_memory, visible_value, Entry};
 use super::{Db, Precondition};
 use crate::batch::{BatchOp, WriteBatch};
 use crate::options::WriteOptions;
@@ -32,8 +32,25 @@ impl Db {
     /// `seq` (`None` for the latest state).
     pub fn get_versioned(&self, key: &[u8], seq: Option<SeqNo>) -> Result<Option<VersionedValue>> {
         let read_seq = seq.unwrap_or_else(|| self.latest_seqno());
+        let Some(entry) = lookup(&self.inner, key, read_seq)? else { return Ok(None) };
+        self.versioned(entry)
+    }
+
+    /// As [`Db::get_versioned`], but only if memtables and the block cache can answer it:
+    /// `None` when answering would read a file (RocksDB's `kBlockCacheTier`). Never blocks on
+    /// I/O, so a caller on an async executor can try it there first and move the read to a
+    /// thread that may block only when it returns `None`.
+    pub fn get_versioned_if_cached(&self, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Option<VersionedValue>>> {
+        let read_seq = seq.unwrap_or_else(|| self.latest_seqno());
+        match lookup_in_memory(&self.inner, key, read_seq)? {
+            None => Ok(None),
+            Some(None) => Ok(Some(None)),
+            Some(Some(entry)) => self.versioned(entry).map(Some),
+        }
+    }
+
+    fn versioned(&self, entry: Entry) -> Result<Option<VersionedValue>> {
         let inner = &self.inner;
-        let Some(entry) = lookup(inner, key, read_seq)? else { return Ok(None) };
         let (seqno, kind) = (entry.seq, entry.kind);
         let expires_at_millis = match kind {
             ValueKind::PutWithExpiry => {

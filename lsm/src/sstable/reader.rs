@@ -194,22 +194,43 @@ impl Table {
     /// The newest entry for `user_key` with sequence number `<= seq`, tombstones included, as
     /// `(internal key, value)`; the caller interprets the kind. Consults the bloom filter first.
     pub fn get(&self, user_key_wanted: &[u8], seq: u64) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let found = self.get_with(user_key_wanted, seq, |h| self.data_block(h).map(Some))?;
+        Ok(found.expect("every block is read when absent from the cache"))
+    }
+
+    /// As [`Table::get`] without reading the file: `None` when the answer needs a data block
+    /// the block cache does not hold (the index and filter are in memory).
+    pub fn get_if_cached(&self, user_key_wanted: &[u8], seq: u64) -> Result<Option<Option<(Vec<u8>, Vec<u8>)>>> {
+        self.get_with(user_key_wanted, seq, |h| {
+            Ok(self.cache.as_ref().and_then(|c| c.get_if_present(self.file_number, h.offset)))
+        })
+    }
+
+    /// The lookup of [`Table::get`], taking data blocks from `block` (`None`: unavailable,
+    /// which ends the lookup with `None`).
+    fn get_with(
+        &self,
+        user_key_wanted: &[u8],
+        seq: u64,
+        block: impl Fn(BlockHandle) -> Result<Option<Arc<Block>>>,
+    ) -> Result<Option<Option<(Vec<u8>, Vec<u8>)>>> {
         if !self.may_contain(user_key_wanted) {
-            return Ok(None);
+            return Ok(Some(None));
         }
         let target = InternalKey::seek_key(user_key_wanted, seq.min(MAX_SEQNO));
         let target = target.encoded();
         // The first entry >= target is in the first block whose separator is >= target, or
         // (when that block's keys are all below target but its separator is not) the next.
         for entry in &self.index[self.index_position(target)..] {
-            let block = self.data_block(entry.handle)?;
+            let Some(block) = block(entry.handle)? else { return Ok(None) };
             let mut it = block.iter();
             it.seek(target)?;
             if it.valid() {
-                return Ok((user_key(it.key()) == user_key_wanted).then(|| (it.key().to_vec(), it.value().to_vec())));
+                let found = (user_key(it.key()) == user_key_wanted).then(|| (it.key().to_vec(), it.value().to_vec()));
+                return Ok(Some(found));
             }
         }
-        Ok(None)
+        Ok(Some(None))
     }
 
     /// A new, unpositioned iterator over every entry; it keeps the table alive.

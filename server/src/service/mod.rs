@@ -118,6 +118,19 @@ impl Shared {
         }
     }
 
+    /// Runs engine work `f` that never blocks on I/O (a read answered from memtables and the
+    /// block cache) on the calling async task; a panic inside `f` becomes an `INTERNAL`
+    /// status, as with [`Shared::run`].
+    pub(crate) fn inline<R>(&self, f: impl FnOnce(&Shared) -> Result<R, Status>) -> Result<R, Status> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!("engine call panicked");
+                Err(st::status(ErrorKind::Io, "engine call panicked".to_string()))
+            }
+        }
+    }
+
     /// The state a read names: the server-side snapshot `snapshot_id` (renewing its lease;
     /// `NOT_FOUND` if unknown), the sequence number `seqno` (checked by
     /// [`Shared::check_seqno`]), or, when both are 0, a fresh snapshot of the latest state
