@@ -73,7 +73,7 @@ pub use footer::{Footer, FOOTER_LEN};
 pub use get_cursor::GetCursor;
 pub use handle::BlockHandle;
 pub use properties::TableProperties;
-pub use reader::Table;
+pub use reader::{Table, TableEntry};
 pub use table_iter::TableIterator;
 pub use verify::VerifyReport;
 

@@ -21,6 +21,9 @@ pub(crate) struct IndexEntry {
     pub(crate) handle: BlockHandle,
 }
 
+/// One entry as a point lookup returns it: `(internal key, value)`.
+pub type TableEntry = (Vec<u8>, Vec<u8>);
+
 /// An open, immutable table, shared as `Arc<Table>` by readers and iterators on any thread.
 ///
 /// Opening reads and verifies the footer, properties, index and filter, and keeps them in
@@ -193,14 +196,14 @@ impl Table {
 
     /// The newest entry for `user_key` with sequence number `<= seq`, tombstones included, as
     /// `(internal key, value)`; the caller interprets the kind. Consults the bloom filter first.
-    pub fn get(&self, user_key_wanted: &[u8], seq: u64) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    pub fn get(&self, user_key_wanted: &[u8], seq: u64) -> Result<Option<TableEntry>> {
         let found = self.get_with(user_key_wanted, seq, |h| self.data_block(h).map(Some))?;
         Ok(found.expect("every block is read when absent from the cache"))
     }
 
     /// As [`Table::get`] without reading the file: `None` when the answer needs a data block
     /// the block cache does not hold (the index and filter are in memory).
-    pub fn get_if_cached(&self, user_key_wanted: &[u8], seq: u64) -> Result<Option<Option<(Vec<u8>, Vec<u8>)>>> {
+    pub fn get_if_cached(&self, user_key_wanted: &[u8], seq: u64) -> Result<Option<Option<TableEntry>>> {
         self.get_with(user_key_wanted, seq, |h| {
             Ok(self.cache.as_ref().and_then(|c| c.get_if_present(self.file_number, h.offset)))
         })
@@ -213,7 +216,7 @@ impl Table {
         user_key_wanted: &[u8],
         seq: u64,
         block: impl Fn(BlockHandle) -> Result<Option<Arc<Block>>>,
-    ) -> Result<Option<Option<(Vec<u8>, Vec<u8>)>>> {
+    ) -> Result<Option<Option<TableEntry>>> {
         if !self.may_contain(user_key_wanted) {
             return Ok(Some(None));
         }
