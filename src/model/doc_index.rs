@@ -145,11 +145,16 @@ pub(crate) fn reindex(op: &mut Op<'_>, key: &[u8], change: DocChange<'_>) -> Res
             Some(Value::Object(m)) => m.clone(),
             _ => Map::new(),
         };
+        // As `hash_json`: fields whose names are not UTF-8 are no members.
         for (f, v) in change.set {
-            m.insert(String::from_utf8_lossy(f).into_owned(), field_value(v));
+            if let Ok(name) = std::str::from_utf8(f) {
+                m.insert(name.to_string(), field_value(v));
+            }
         }
         for f in change.removed {
-            m.remove(String::from_utf8_lossy(f).as_ref());
+            if let Ok(name) = std::str::from_utf8(f) {
+                m.remove(name);
+            }
         }
         Value::Object(m)
     });

@@ -4,7 +4,8 @@
 //! field is a member of a flat JSON object. Hash values are bytes, so each is given the JSON
 //! type its text spells: a value that is exactly how JSON writes a number (`42`, `-7`, `1.5`,
 //! as [`Db::hincrby`](crate::Db::hincrby) stores them) is that number; anything else is a
-//! string (invalid UTF-8 replaced by U+FFFD, field names too). The same rule serves full
+//! string (invalid UTF-8 in it replaced by U+FFFD). Fields whose names are not UTF-8 are not
+//! members. The same rule serves full
 //! scans, index entries and filters, so every plan sees the same document.
 
 use serde_json::{Map, Number, Value};
@@ -32,10 +33,13 @@ pub(crate) fn field_value(bytes: &[u8]) -> Value {
     Value::String(text.into_owned())
 }
 
-/// The document of a hash: its fields as a JSON object.
+/// The document of a hash: its fields as a JSON object. A field whose name is not UTF-8 is
+/// no member (JSON names are text, and a lossy conversion could make two fields one).
 pub(crate) fn hash_json<'a>(fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Value {
-    let map: Map<String, Value> =
-        fields.into_iter().map(|(f, v)| (String::from_utf8_lossy(f).into_owned(), field_value(v))).collect();
+    let map: Map<String, Value> = fields
+        .into_iter()
+        .filter_map(|(f, v)| std::str::from_utf8(f).ok().map(|name| (name.to_string(), field_value(v))))
+        .collect();
     Value::Object(map)
 }
 

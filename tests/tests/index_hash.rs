@@ -57,6 +57,14 @@ fn hash_fields_read_as_typed_json() {
     // Numbers written other than JSON writes them stay strings, so they read back unchanged.
     db.hset(b"u/2", &[("a", "1e3"), ("b", "+1"), ("c", "1.50"), ("d", "true")]).unwrap();
     assert_eq!(db.get_doc("u/2").unwrap().unwrap(), json!({"a": "1e3", "b": "+1", "c": "1.50", "d": "true"}));
+    // A field named by bytes that are not UTF-8 is no member; a value that is not reads lossily.
+    db.hset(b"u/3", &[(&b"\xff"[..], &b"x"[..]), (&b"\xef\xbf\xbd"[..], &b"y\xff"[..])]).unwrap();
+    assert_eq!(db.get_doc("u/3").unwrap().unwrap(), json!({"\u{fffd}": "y\u{fffd}"}));
+    db.create_index(IndexSpec::new("u", "by_replacement").field("\u{fffd}", FieldType::Any)).unwrap();
+    db.hset(b"u/3", &[(&b"\xff"[..], &b"changed"[..])]).unwrap();
+    db.hdel(b"u/3", &[&b"\xef\xbf\xbd"[..]]).unwrap();
+    assert_eq!(db.get_doc("u/3").unwrap().unwrap(), json!({}));
+    consistent(&db);
 }
 
 #[test]
