@@ -177,7 +177,13 @@ impl Iterator for HashDocs<'_> {
                 Err(e) => return Some(Err(e)),
             }
             // The scan does not carry expiry; the point read does, and index entries need it.
-            return read_hash_doc(self.db, key, self.seq).transpose().or_else(|| self.next());
+            // A hash that expired since the scan read its metadata is skipped (in this loop:
+            // many hashes can share one expiry instant).
+            match read_hash_doc(self.db, key, self.seq) {
+                Ok(Some(h)) => return Some(Ok(h)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
+            }
         }
     }
 }

@@ -217,9 +217,7 @@ fn index_builds_backfill_hashes_and_json_documents() {
 
 #[test]
 fn hash_ttl_takes_its_index_entries_along() {
-    let clock = Arc::new(MockClock::new(1_000_000));
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options { clock: clock.clone(), ..Options::default() }).unwrap();
+    let (_d, db, clock) = open_with_clock();
     db.create_index(IndexSpec::new("s", "by_owner").field("owner", FieldType::String).unique()).unwrap();
     db.create_index(IndexSpec::new("s", "by_n").field("n", FieldType::Int).covering()).unwrap();
     db.hset(b"s/a", &[("owner", "ada"), ("n", "1")]).unwrap();
@@ -357,4 +355,21 @@ fn documents_given_a_ttl_before_their_index_expire_with_their_entries() {
     assert_eq!(keys(&rows(&db, "SELECT * FROM j WHERE n = 1")), ["j/b"]);
     assert_eq!(keys(&rows(&db, "SELECT * FROM j WHERE n >= 1")), ["j/b", "j/c"]);
     consistent(&db);
+}
+
+#[test]
+fn a_full_scan_skips_any_number_of_hashes_that_expired_under_it() {
+    let (_d, db, clock) = open_with_clock();
+    for i in 0..20_000u32 {
+        let key = format!("e/{i:05}");
+        db.hset(key.as_bytes(), &[("n", "1")]).unwrap();
+        db.expire_type(key.as_bytes(), Duration::from_secs(5)).unwrap();
+    }
+    db.hset(b"e/zz", &[("n", "2")]).unwrap();
+    let opts = QueryOptions { force_full_scan: true, ..Default::default() };
+    // The metadata scan starts before the clock moves; each hash is read after it.
+    let started = db.query_with("SELECT * FROM e", &opts).unwrap();
+    clock.advance(10_000);
+    let got: Vec<String> = started.map(|r| r.unwrap().key.unwrap()).collect();
+    assert_eq!(got, ["e/zz"]);
 }
