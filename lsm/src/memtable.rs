@@ -1,10 +1,14 @@
 //! The memtable: a concurrent skiplist (`crossbeam-skiplist`) of internal keys.
 //!
 //! Writers insert without blocking readers; readers never take a lock. Entries are never
-//! removed: a full memtable becomes immutable and is flushed to an L0 table whole.
+//! removed: a full memtable becomes immutable and is flushed to an L0 table whole. Entry
+//! bytes live in the memtable's arena (`arena.rs`), released in one piece when it is dropped.
+
+mod arena;
 
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_skiplist::map::Entry;
@@ -15,21 +19,32 @@ use kvd_base::key::{compare_internal_keys, InternalKey, SeqNo, ValueKind, TRAILE
 
 use crate::iter::InternalIterator;
 use crate::Result;
+use arena::Arena;
 
-/// Approximate per-entry overhead of the skiplist node and allocations, for size accounting.
-const ENTRY_OVERHEAD: usize = 80;
+/// Heap bytes of one skiplist node around a [`MemEntry`], for size accounting: the entry,
+/// crossbeam's reference count and height, and a tower of two links on average (heights are
+/// geometric with p = 1/2), rounded up to the allocator's size classes. The entry's bytes are
+/// counted by the arena.
+const NODE_BYTES: usize = std::mem::size_of::<MemEntry>() + 8 + 2 * 8 + 4;
 
-/// One entry in a single allocation: the encoded internal key, then the value. One
-/// allocation per insert instead of two, and the value sits next to the key it belongs to.
+/// One entry: its encoded internal key followed by its value, stored in the memtable's
+/// [`Arena`], and the head of its user key.
 ///
 /// `head` copies the first 16 bytes of the user key into the skiplist node itself, so an
-/// insert's comparisons against the nodes it passes usually finish without following `buf`
+/// insert's comparisons against the nodes it passes usually finish without following `ptr`
 /// to another cache line: that pointer chase, not the comparison, was the cost of inserts.
 struct MemEntry {
     head: KeyHead,
-    buf: Box<[u8]>,
-    key_len: usize,
+    ptr: NonNull<u8>,
+    key_len: u32,
+    value_len: u32,
 }
+
+// SAFETY: `ptr` points to immutable bytes in the arena of the memtable whose skiplist holds
+// this entry; the arena outlives the skiplist and never writes or frees them, so sharing or
+// sending the entry between threads is sharing a `&[u8]`.
+unsafe impl Send for MemEntry {}
+unsafe impl Sync for MemEntry {}
 
 /// The first 16 bytes of a user key as two big-endian integers, zero-padded.
 ///
@@ -53,20 +68,28 @@ impl KeyHead {
 }
 
 impl MemEntry {
-    fn new(user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> Self {
-        let key_len = user_key.len() + TRAILER_LEN;
-        let mut buf = Vec::with_capacity(key_len + value.len());
-        kvd_base::key::encode_internal_key(&mut buf, user_key, seq, kind);
-        buf.extend_from_slice(value);
-        MemEntry { head: KeyHead::of(user_key), buf: buf.into_boxed_slice(), key_len }
+    /// Copies the entry into `arena`. REQUIRES: key and value are each under 4 GiB (the
+    /// engine's size limits keep them far below).
+    fn new(arena: &Arena, user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> Self {
+        let trailer = kvd_base::key::pack_trailer(seq, kind).to_le_bytes();
+        let key_len = u32::try_from(user_key.len() + TRAILER_LEN).expect("memtable keys are under 4 GiB");
+        let value_len = u32::try_from(value.len()).expect("memtable values are under 4 GiB");
+        let ptr = arena.store(&[user_key, &trailer, value]);
+        MemEntry { head: KeyHead::of(user_key), ptr, key_len, value_len }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` came from `Arena::store` of exactly these lengths, and the arena lives
+        // as long as the memtable that owns this entry (see the `Send`/`Sync` note).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.key_len as usize + self.value_len as usize) }
     }
 
     fn key(&self) -> &[u8] {
-        &self.buf[..self.key_len]
+        &self.bytes()[..self.key_len as usize]
     }
 
     fn value(&self) -> &[u8] {
-        &self.buf[self.key_len..]
+        &self.bytes()[self.key_len as usize..]
     }
 }
 
@@ -160,8 +183,9 @@ impl Ord for MemEntry {
 
 /// A sorted in-memory table of internal keys. Thread-safe; shared through `Arc`.
 pub struct MemTable {
+    // Declared before `arena` so the entries pointing into it are dropped first.
     map: SkipMap<MemEntry, ()>,
-    approximate_size: AtomicUsize,
+    arena: Arena,
     max_seq: AtomicU64,
     log_number: u64,
 }
@@ -180,7 +204,7 @@ pub struct Found {
 impl MemTable {
     /// An empty memtable whose entries are logged in write-ahead log `log_number`.
     pub fn new(log_number: u64) -> Self {
-        MemTable { map: SkipMap::new(), approximate_size: AtomicUsize::new(0), max_seq: AtomicU64::new(0), log_number }
+        MemTable { map: SkipMap::new(), arena: Arena::new(), max_seq: AtomicU64::new(0), log_number }
     }
 
     /// The write-ahead log holding this memtable's entries.
@@ -190,9 +214,7 @@ impl MemTable {
 
     /// Inserts one entry. REQUIRES: `(user_key, seq)` is new to this memtable.
     pub fn insert(&self, user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
-        let size = user_key.len() + TRAILER_LEN + value.len() + ENTRY_OVERHEAD;
-        self.map.insert(MemEntry::new(user_key, seq, kind, value), ());
-        self.approximate_size.fetch_add(size, Ordering::Relaxed);
+        self.map.insert(MemEntry::new(&self.arena, user_key, seq, kind, value), ());
         self.max_seq.fetch_max(seq, Ordering::Relaxed);
     }
 
@@ -214,9 +236,10 @@ impl MemTable {
         Some(Found { seq: parsed.seq, kind: parsed.kind, value: e.value().to_vec() })
     }
 
-    /// Bytes used, approximately (keys, values and per-entry overhead).
+    /// Bytes of memory taken, approximately: keys and values in the arena and the skiplist
+    /// nodes (the arena's last chunk may hold up to 1 MiB more, not yet used).
     pub fn approximate_size(&self) -> usize {
-        self.approximate_size.load(Ordering::Relaxed)
+        self.arena.used_bytes() + self.map.len() * NODE_BYTES
     }
 
     /// Number of entries.
@@ -317,8 +340,9 @@ mod tests {
             a in proptest::collection::vec(0u8..3, 0..24), b in proptest::collection::vec(0u8..3, 0..24),
             sa in 0u64..4, sb in 0u64..4,
         ) {
-            let ea = MemEntry::new(&a, sa, ValueKind::Put, b"v");
-            let eb = MemEntry::new(&b, sb, ValueKind::Put, b"w");
+            let arena = Arena::new();
+            let ea = MemEntry::new(&arena, &a, sa, ValueKind::Put, b"v");
+            let eb = MemEntry::new(&arena, &b, sb, ValueKind::Put, b"w");
             prop_assert_eq!(ea.cmp(&eb), compare_internal_keys(ea.key(), eb.key()));
             // A search key for `b` orders against the entry `a` as the internal keys do.
             let probe = Probe::new(eb.key());

@@ -97,6 +97,28 @@ fn compact_once(db: &Arc<DbInner>) -> Result<bool> {
     result.map(|()| true)
 }
 
+/// See [`crate::Db::wait_for_compactions`].
+pub(crate) fn wait_for_compactions(db: &Arc<DbInner>) -> Result<()> {
+    // Expired-data compactions are not awaited: a file whose expired entries a snapshot still
+    // pins stays eligible, and waiting on it could last as long as the snapshot.
+    let cfg = kvd_compaction::CompactionConfig { ttl_compaction: false, ..db.opts.compaction.clone() };
+    loop {
+        db.check_writable()?;
+        let sv = db.sv.load_full();
+        let settled = sv.imms.is_empty() && {
+            let st = db.compaction.lock();
+            st.running == 0
+                && (db.opts.disable_auto_compactions
+                    || pick(&sv.version, &cfg, &PickContext { now_millis: db.now_millis(), busy: None }).is_none())
+        };
+        if settled {
+            return Ok(());
+        }
+        drop(sv);
+        super::flush::wait_for_background(db, Duration::from_millis(20));
+    }
+}
+
 /// Runs `task` and installs its result.
 pub(crate) fn run_task(db: &Arc<DbInner>, task: &CompactionTask) -> Result<()> {
     let edit = if task.trivial_move {

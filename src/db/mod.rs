@@ -288,6 +288,15 @@ impl Db {
         compact::compact_range(&self.inner, begin, end)
     }
 
+    /// Waits until background work has caught up: no memtable waits for flush, no
+    /// compaction runs, and no level is over its size target or L0 over its file trigger
+    /// (RocksDB's `WaitForCompact`). Compactions that only drop expired data are not waited
+    /// for. With automatic compactions off, it waits for flushes and running compactions only.
+    /// Fails if the database is poisoned or closed meanwhile.
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        compact::wait_for_compactions(&self.inner)
+    }
+
     /// Fsyncs the write-ahead log: every write acknowledged so far becomes durable.
     pub fn sync_wal(&self) -> Result<()> {
         self.inner.wal.sync().map_err(|e| self.inner.set_poison("wal sync", &e.into()))

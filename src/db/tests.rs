@@ -366,3 +366,22 @@ fn cached_reads_answer_without_io_or_say_they_cannot() {
         }
     }
 }
+
+#[test]
+fn wait_for_compactions_returns_once_the_tree_is_in_shape() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", small_tree_opts(&fs)).unwrap();
+    let value = [7u8; 200];
+    for i in 0..4_000u32 {
+        db.put(format!("k{:05}", (i * 7919) % 4_000).as_bytes(), &value).unwrap();
+    }
+    db.wait_for_compactions().unwrap();
+    let st = db.stats();
+    assert_eq!(st.immutable_memtables, 0, "{st:?}");
+    assert!(st.compactions > 0, "{st:?}");
+    assert!(st.levels[0].files < Options::default().compaction.l0_compaction_trigger, "{st:?}");
+    assert_eq!(st.pending_compaction_bytes, 0, "no level over its target: {st:?}");
+    assert_eq!(db.scan(None, None).count(), 4_000);
+    db.close().unwrap();
+    assert!(matches!(db.wait_for_compactions(), Err(Error::Closed)));
+}

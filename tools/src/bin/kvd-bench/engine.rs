@@ -33,6 +33,8 @@ pub trait BenchDb: Send + Sync {
     fn seek_next(&self, key: &[u8], n: usize) -> EResult<usize>;
     /// Flushes memtables so on-disk figures are comparable.
     fn flush(&self) -> EResult<()>;
+    /// Waits until background compaction has caught up (no level over its target).
+    fn wait_for_compactions(&self) -> EResult<()>;
     /// Bytes written by flushes and compactions over bytes flushed (0 if unknown).
     fn write_amplification(&self) -> f64;
     /// Level-0 files (0 if unknown).
@@ -127,6 +129,9 @@ impl BenchDb for KvdDb {
     }
     fn flush(&self) -> EResult<()> {
         self.0.flush().map_err(|e| e.to_string())
+    }
+    fn wait_for_compactions(&self) -> EResult<()> {
+        self.0.wait_for_compactions().map_err(|e| e.to_string())
     }
     fn write_amplification(&self) -> f64 {
         self.0.stats().write_amplification
@@ -232,6 +237,11 @@ mod rocks {
         fn flush(&self) -> EResult<()> {
             self.db.flush().map_err(|e| e.to_string())
         }
+        fn wait_for_compactions(&self) -> EResult<()> {
+            let mut opts = rocksdb::WaitForCompactOptions::default();
+            opts.set_flush(true);
+            self.db.wait_for_compact(&opts).map_err(|e| e.to_string())
+        }
         fn write_amplification(&self) -> f64 {
             let stats = self.opts.get_statistics().unwrap_or_default();
             let flushed = ticker(&stats, "rocksdb.flush.write.bytes");
@@ -325,6 +335,9 @@ mod fjall_engine {
         }
         fn flush(&self) -> EResult<()> {
             self.keyspace.persist(PersistMode::SyncAll).map_err(|e| e.to_string())
+        }
+        fn wait_for_compactions(&self) -> EResult<()> {
+            Err("fjall has no call that waits for its compactions".into())
         }
         fn write_amplification(&self) -> f64 {
             0.0

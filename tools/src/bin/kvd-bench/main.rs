@@ -48,7 +48,7 @@ pub enum SyncArg {
 pub struct Args {
     /// Comma-separated workloads: fillseq, fillrandom, fillsync, overwrite, readrandom,
     /// readmissing, readseq, readreverse, seekrandom, readwhilewriting, deleterandom,
-    /// updaterandom, reopen (flush, close and time opening the database again).
+    /// updaterandom, reopen (flush, close and time opening the database again), waitforcompaction (flush and wait until compaction has caught up, for amplification at rest).
     #[arg(long, default_value = "fillseq,fillrandom,readrandom,readmissing")]
     pub benchmarks: String,
     /// Number of keys.
