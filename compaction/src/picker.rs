@@ -94,12 +94,12 @@ pub fn pick(version: &Version, cfg: &CompactionConfig, ctx: &PickContext<'_>) ->
         if score < 1.0 {
             break;
         }
-        if let Some(task) = pick_level(version, level, &targets, ctx) {
+        if let Some(task) = pick_level(version, level, &targets, cfg, ctx) {
             return Some(task);
         }
     }
     if cfg.ttl_compaction {
-        return pick_expired(version, &targets, ctx);
+        return pick_expired(version, &targets, cfg, ctx);
     }
     None
 }
@@ -108,6 +108,7 @@ fn pick_level(
     version: &Version,
     level: usize,
     targets: &LevelTargets,
+    cfg: &CompactionConfig,
     ctx: &PickContext<'_>,
 ) -> Option<CompactionTask> {
     if level == 0 {
@@ -133,17 +134,68 @@ fn pick_level(
         }
     }
     let (_, file) = best?;
-    make_task(version, level, vec![file], output_level, CompactionReason::LevelSize, ctx)
+    let max_bytes = targets_max_compaction_bytes(cfg);
+    let inputs = expand_inputs(version, level, vec![file], output_level, max_bytes, ctx);
+    make_task(version, level, inputs, output_level, CompactionReason::LevelSize, ctx)
 }
 
-fn pick_expired(version: &Version, targets: &LevelTargets, ctx: &PickContext<'_>) -> Option<CompactionTask> {
+/// Most bytes (inputs of both levels) an expanded compaction may take: RocksDB's default
+/// `max_compaction_bytes`, 25 target file sizes.
+fn targets_max_compaction_bytes(cfg: &CompactionConfig) -> u64 {
+    cfg.target_file_size.saturating_mul(25)
+}
+
+/// LevelDB's input expansion: adds every file of `level` that lies inside the key range the
+/// compaction already rewrites in `output_level`, provided that pulls in no further output
+/// file and the whole stays within `max_bytes`.
+///
+/// Why: each such file would otherwise need a compaction of its own that rewrites the same
+/// output files again. With random keys a base-level file spans most of the key space and
+/// overlaps the whole level below, so pushing a level down one file at a time rewrote the
+/// level below once per file; expanded, it is rewritten once for all of them.
+fn expand_inputs(
+    version: &Version,
+    level: usize,
+    inputs: Vec<Arc<FileMeta>>,
+    output_level: usize,
+    max_bytes: u64,
+    ctx: &PickContext<'_>,
+) -> Vec<Arc<FileMeta>> {
+    let Some((lo, hi)) = key_range(&inputs) else { return inputs };
+    let outputs = version.overlapping(output_level, Some(&lo), Some(&hi));
+    if outputs.is_empty() {
+        // Nothing below to rewrite: a single file may move down as it is.
+        return inputs;
+    }
+    let all: Vec<Arc<FileMeta>> = inputs.iter().chain(&outputs).cloned().collect();
+    let Some((all_lo, all_hi)) = key_range(&all) else { return inputs };
+    let expanded = version.overlapping(level, Some(&all_lo), Some(&all_hi));
+    if expanded.len() <= inputs.len() || expanded.iter().any(|f| ctx.is_busy(f)) {
+        return inputs;
+    }
+    let Some((new_lo, new_hi)) = key_range(&expanded) else { return inputs };
+    let new_outputs = version.overlapping(output_level, Some(&new_lo), Some(&new_hi));
+    let bytes: u64 = expanded.iter().chain(&new_outputs).map(|f| f.file_size).sum();
+    if new_outputs.len() == outputs.len() && bytes <= max_bytes {
+        expanded
+    } else {
+        inputs
+    }
+}
+
+fn pick_expired(
+    version: &Version,
+    targets: &LevelTargets,
+    cfg: &CompactionConfig,
+    ctx: &PickContext<'_>,
+) -> Option<CompactionTask> {
     for level in 0..NUM_LEVELS {
         for f in version.files(level) {
             if f.earliest_expiry == 0 || f.earliest_expiry > ctx.now_millis || ctx.is_busy(f) {
                 continue;
             }
             if level == 0 {
-                return pick_level(version, 0, targets, ctx)
+                return pick_level(version, 0, targets, cfg, ctx)
                     .map(|t| CompactionTask { reason: CompactionReason::Ttl, ..t });
             }
             // Rewriting in place at the last level; otherwise push down, merging as usual.
@@ -239,6 +291,31 @@ mod tests {
         assert_eq!(t.inputs[0].number, 2);
         assert_eq!(t.output_inputs.len(), 1);
         assert_eq!(t.output_inputs[0].number, 4);
+    }
+
+    /// LevelDB's expansion: files of the input level inside the output range already being
+    /// rewritten join the compaction, unless they would pull in another output file.
+    #[test]
+    fn inputs_expand_within_the_rewritten_output_range() {
+        let cfg = CompactionConfig { max_bytes_for_level_base: 100, dynamic_level_bytes: false, ..Default::default() };
+        let v = version(vec![
+            (1, meta(1, "b", "c", 60)),
+            (1, meta(2, "d", "e", 60)),
+            (1, meta(3, "h", "i", 60)),
+            (2, meta(4, "a", "f", 10)),
+            (2, meta(5, "g", "z", 500)),
+        ]);
+        let t = pick(&v, &cfg, &PickContext::default()).unwrap();
+        let numbers: Vec<u64> = t.inputs.iter().map(|f| f.number).collect();
+        assert_eq!(numbers, vec![1, 2], "file 3 would add output file 5");
+        assert_eq!(t.output_inputs.iter().map(|f| f.number).collect::<Vec<_>>(), vec![4]);
+
+        // Nor beyond the byte limit, nor over a busy file.
+        let small = CompactionConfig { target_file_size: 4, ..cfg.clone() };
+        assert_eq!(pick(&v, &small, &PickContext::default()).unwrap().inputs.len(), 1);
+        let busy: HashSet<u64> = [2].into_iter().collect();
+        let t = pick(&v, &cfg, &PickContext { busy: Some(&busy), ..Default::default() }).unwrap();
+        assert_eq!(t.inputs.iter().map(|f| f.number).collect::<Vec<_>>(), vec![1]);
     }
 
     #[test]
