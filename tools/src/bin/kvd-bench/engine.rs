@@ -171,6 +171,7 @@ mod rocks {
         o.set_write_buffer_size(args.write_buffer_mb << 20);
         o.set_max_write_buffer_number(args.max_write_buffers as i32);
         o.set_level_compaction_dynamic_level_bytes(true);
+        o.set_level_zero_file_num_compaction_trigger(args.l0_trigger.max(1) as i32);
         o.set_max_background_jobs(2);
         o.set_compression_type(if args.compression == "zstd" {
             DBCompressionType::Zstd

@@ -94,6 +94,10 @@ pub struct Args {
     /// the memtable memory budget is this times `--write-buffer-mb`. At least 2.
     #[arg(long, default_value_t = 3)]
     pub max_write_buffers: usize,
+    /// L0 files that start a compaction into the base level (db_bench's
+    /// `--level0_file_num_compaction_trigger`); kvd and RocksDB.
+    #[arg(long, default_value_t = 4)]
+    pub l0_trigger: usize,
     /// Bloom filter bits per key (0 disables).
     #[arg(long, default_value_t = 10)]
     pub bloom_bits: u32,
@@ -133,6 +137,7 @@ impl Args {
             ..Options::default()
         };
         o.table.bloom_bits_per_key = self.bloom_bits;
+        o.compaction.l0_compaction_trigger = self.l0_trigger.max(1);
         o.table.compression = match self.compression.as_str() {
             "none" => Compression::None,
             "zstd" => Compression::Zstd { level: 3 },
