@@ -71,13 +71,14 @@ pub fn pending_compaction_bytes(version: &Version, cfg: &CompactionConfig) -> u6
 
 #[cfg(test)]
 mod tests {
+    use kvd_lsm::base::key::{InternalKey, ValueKind};
+    use kvd_lsm::version::{FileMeta, VersionEdit};
+
     use super::*;
 
-    #[test]
-    fn pending_bytes_count_excess_over_targets() {
-        use kvd_lsm::base::key::{InternalKey, ValueKind};
-        use kvd_lsm::version::{FileMeta, VersionEdit};
-        let file = |n: u64, size: u64| FileMeta {
+    /// A one-key file numbered `n` of `size` bytes.
+    fn file(n: u64, size: u64) -> FileMeta {
+        FileMeta {
             number: n,
             file_size: size,
             smallest: InternalKey::new(&n.to_be_bytes(), n, ValueKind::Put).into_encoded(),
@@ -87,7 +88,11 @@ mod tests {
             num_entries: 1,
             num_deletions: 0,
             earliest_expiry: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn pending_bytes_count_excess_over_targets() {
         let cfg = CompactionConfig { dynamic_level_bytes: false, max_bytes_for_level_base: 100, ..Default::default() };
         let v = Version::empty()
             .apply(&VersionEdit { new_files: vec![(1, file(1, 150)), (2, file(2, 900))], ..Default::default() });
@@ -104,19 +109,6 @@ mod tests {
     /// RocksDB's floor: no level's target is below the base size (or L0's bytes, if more).
     #[test]
     fn dynamic_targets_never_drop_below_the_base_size() {
-        use kvd_lsm::base::key::{InternalKey, ValueKind};
-        use kvd_lsm::version::{FileMeta, VersionEdit};
-        let file = |n: u64, size: u64| FileMeta {
-            number: n,
-            file_size: size,
-            smallest: InternalKey::new(&n.to_be_bytes(), n, ValueKind::Put).into_encoded(),
-            largest: InternalKey::new(&n.to_be_bytes(), n, ValueKind::Put).into_encoded(),
-            smallest_seqno: n,
-            largest_seqno: n,
-            num_entries: 1,
-            num_deletions: 0,
-            earliest_expiry: 0,
-        };
         let cfg = CompactionConfig { max_bytes_for_level_base: 100, ..Default::default() };
         let with = |files: Vec<(usize, FileMeta)>| {
             LevelTargets::compute(
