@@ -100,8 +100,9 @@ fn dir_size(dir: &Path) -> u64 {
 
 pub fn print_header(args: &Args) {
     println!(
-        "kvd-bench ({}): {} keys, {}-byte keys, {}-byte values, {} thread(s), sync {:?}, compression {}, cache {} MiB, memtable {} MiB x {} (memory budget {} MiB)",
+        "kvd-bench ({}, {}): {} keys, {}-byte keys, {}-byte values, {} thread(s), sync {:?}, compression {}, cache {} MiB, memtable {} MiB x {} (memory budget {} MiB)",
         args.engine,
+        crate::ALLOCATOR,
         args.num,
         args.key_size,
         args.value_size,
