@@ -49,9 +49,9 @@ pub struct Options {
     pub ttl_check_interval: std::time::Duration,
     /// Bytes of decoded blocks cached in memory (default 64 MiB; 0 disables).
     pub block_cache_bytes: u64,
-    /// Largest key accepted, in bytes (default 64 KiB).
+    /// Largest key accepted, in bytes (default 64 KiB; never more than 4 GiB less 8 bytes).
     pub max_key_size: usize,
-    /// Largest value accepted, in bytes (default 64 MiB).
+    /// Largest value accepted, in bytes (default 64 MiB; never more than 4 GiB less 8 bytes).
     pub max_value_size: usize,
     /// The file system (default the operating system's).
     pub fs: FsRef,

@@ -68,8 +68,8 @@ impl KeyHead {
 }
 
 impl MemEntry {
-    /// Copies the entry into `arena`. REQUIRES: key and value are each under 4 GiB (the
-    /// engine's size limits keep them far below).
+    /// Copies the entry into `arena`. REQUIRES: internal key and value are each under 4 GiB
+    /// (the engine refuses larger writes before they reach the log).
     fn new(arena: &Arena, user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> Self {
         let trailer = kvd_base::key::pack_trailer(seq, kind).to_le_bytes();
         let key_len = u32::try_from(user_key.len() + TRAILER_LEN).expect("memtable keys are under 4 GiB");

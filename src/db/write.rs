@@ -132,25 +132,26 @@ impl WriteQueue {
     }
 }
 
+/// Largest key or value any configuration accepts: memtable entries record the lengths of
+/// their internal key and value in 32 bits.
+const HARD_SIZE_LIMIT: usize = u32::MAX as usize - kvd_base::key::TRAILER_LEN;
+
 fn validate(db: &DbInner, batch: &WriteBatch) -> Result<()> {
+    let max_key = db.opts.max_key_size.min(HARD_SIZE_LIMIT);
+    let max_value = db.opts.max_value_size.min(HARD_SIZE_LIMIT);
     for op in batch.ops() {
         let key = op.key();
         if key.is_empty() {
             return Err(Error::InvalidArgument("key must not be empty".into()));
         }
-        if key.len() > db.opts.max_key_size {
-            return Err(Error::InvalidArgument(format!(
-                "key of {} bytes exceeds max_key_size {}",
-                key.len(),
-                db.opts.max_key_size
-            )));
+        if key.len() > max_key {
+            return Err(Error::InvalidArgument(format!("key of {} bytes exceeds max_key_size {max_key}", key.len())));
         }
         if let Some(v) = op.value() {
-            if v.len() > db.opts.max_value_size {
+            if v.len() > max_value {
                 return Err(Error::InvalidArgument(format!(
-                    "value of {} bytes exceeds max_value_size {}",
-                    v.len(),
-                    db.opts.max_value_size
+                    "value of {} bytes exceeds max_value_size {max_value}",
+                    v.len()
                 )));
             }
         }
