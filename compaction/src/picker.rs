@@ -134,14 +134,14 @@ fn pick_level(
         }
     }
     let (_, file) = best?;
-    let max_bytes = targets_max_compaction_bytes(cfg);
+    let max_bytes = max_compaction_bytes(cfg);
     let inputs = expand_inputs(version, level, vec![file], output_level, max_bytes, ctx);
     make_task(version, level, inputs, output_level, CompactionReason::LevelSize, ctx)
 }
 
 /// Most bytes (inputs of both levels) an expanded compaction may take: RocksDB's default
 /// `max_compaction_bytes`, 25 target file sizes.
-fn targets_max_compaction_bytes(cfg: &CompactionConfig) -> u64 {
+fn max_compaction_bytes(cfg: &CompactionConfig) -> u64 {
     cfg.target_file_size.saturating_mul(25)
 }
 
@@ -150,9 +150,9 @@ fn targets_max_compaction_bytes(cfg: &CompactionConfig) -> u64 {
 /// file and the whole stays within `max_bytes`.
 ///
 /// Why: each such file would otherwise need a compaction of its own that rewrites the same
-/// output files again. With random keys a base-level file spans most of the key space and
-/// overlaps the whole level below, so pushing a level down one file at a time rewrote the
-/// level below once per file; expanded, it is rewritten once for all of them.
+/// output files again. It matters where input files are narrow beside the output files they
+/// overlap (skewed or sequential keys, or a level of small files above one of large ones); in
+/// a uniform random fill a level's files partition the key space and it rarely applies.
 fn expand_inputs(
     version: &Version,
     level: usize,

@@ -18,8 +18,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read at its start: a background thread returns dirty pages to the
-/// system after a quarter of a second and skips the "muzzy" stage, so a flushed memtable's or an evicted
-/// block's memory leaves the resident set soon after it is freed (the default decay is 10 s).
+/// system after a quarter of a second and skips the "muzzy" stage, so a flushed memtable's
+/// or an evicted block's memory leaves the resident set soon after it is freed (the default
+/// decay is 10 s).
 #[cfg(feature = "jemalloc")]
 #[export_name = "_rjem_malloc_conf"]
 pub static MALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:250,muzzy_decay_ms:0\0";
@@ -65,7 +66,9 @@ pub enum SyncArg {
 pub struct Args {
     /// Comma-separated workloads: fillseq, fillrandom, fillsync, overwrite, readrandom,
     /// readmissing, readseq, readreverse, seekrandom, readwhilewriting, deleterandom,
-    /// updaterandom, reopen (flush, close and time opening the database again), waitforcompaction (flush and wait until compaction has caught up, for amplification at rest).
+    /// updaterandom, reopen (flush, close and time opening the database again),
+    /// waitforcompaction (flush and wait until compaction has caught up: amplification at
+    /// rest).
     #[arg(long, default_value = "fillseq,fillrandom,readrandom,readmissing")]
     pub benchmarks: String,
     /// Number of keys.
