@@ -23,21 +23,25 @@ use arena::Arena;
 
 /// Heap bytes of one skiplist node around a [`MemEntry`], for size accounting: the entry,
 /// crossbeam's reference count and height, and a tower of two links on average (heights are
-/// geometric with p = 1/2), rounded up to the allocator's size classes. The entry's bytes are
-/// counted by the arena.
-const NODE_BYTES: usize = std::mem::size_of::<MemEntry>() + 8 + 2 * 8 + 4;
+/// geometric with p = 1/2). mimalloc's size classes are 8 bytes apart up to 64 bytes and 16
+/// apart above, which adds under half a byte per node on average, so no rounding is
+/// charged. The entry's bytes are counted by the arena.
+const NODE_BYTES: usize = std::mem::size_of::<MemEntry>() + 8 + 2 * 8;
 
-/// One entry: its encoded internal key followed by its value, stored in the memtable's
-/// [`Arena`], and the head of its user key.
+/// One entry: the head of its user key, and where its lengths, encoded internal key and
+/// value are stored in the memtable's [`Arena`] (`varint32 key_len`, `varint32 value_len`,
+/// key, value).
 ///
 /// `head` copies the first 16 bytes of the user key into the skiplist node itself, so an
 /// insert's comparisons against the nodes it passes usually finish without following `ptr`
 /// to another cache line: that pointer chase, not the comparison, was the cost of inserts.
+/// The lengths live in the arena rather than the node because 24-byte entries make nodes 8
+/// bytes smaller: more entries fit a memtable of a given size, so flushes write larger L0
+/// files and compactions rewrite less per flushed byte. They sit next to the key, so
+/// reading them touches no cache line the key would not.
 struct MemEntry {
     head: KeyHead,
     ptr: NonNull<u8>,
-    key_len: u32,
-    value_len: u32,
 }
 
 // SAFETY: `ptr` points to immutable bytes in the arena of the memtable whose skiplist holds
@@ -67,6 +71,37 @@ impl KeyHead {
     }
 }
 
+/// Appends `v` to `out` as a LEB128 varint; returns the bytes written (at most 5).
+fn encode_len(v: u32, out: &mut [u8; 5]) -> usize {
+    let mut v = v;
+    let mut n = 0;
+    while v >= 0x80 {
+        out[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    out[n] = v as u8;
+    n + 1
+}
+
+/// Decodes the LEB128 varint `encode_len` wrote at `p`: its value and the bytes it took.
+///
+/// SAFETY: `p` points to a varint written by `encode_len`, readable for its whole length.
+unsafe fn decode_len(p: *const u8) -> (usize, usize) {
+    let mut v = 0usize;
+    let mut n = 0;
+    loop {
+        // SAFETY: the caller guarantees the varint's bytes are readable; it ends at the first
+        // byte below 0x80, within 5 bytes.
+        let b = unsafe { *p.add(n) };
+        v |= usize::from(b & 0x7f) << (7 * n);
+        n += 1;
+        if b < 0x80 {
+            return (v, n);
+        }
+    }
+}
+
 impl MemEntry {
     /// Copies the entry into `arena`. REQUIRES: internal key and value are each under 4 GiB
     /// (the engine refuses larger writes before they reach the log).
@@ -74,22 +109,32 @@ impl MemEntry {
         let trailer = kvd_base::key::pack_trailer(seq, kind).to_le_bytes();
         let key_len = u32::try_from(user_key.len() + TRAILER_LEN).expect("memtable keys are under 4 GiB");
         let value_len = u32::try_from(value.len()).expect("memtable values are under 4 GiB");
-        let ptr = arena.store(&[user_key, &trailer, value]);
-        MemEntry { head: KeyHead::of(user_key), ptr, key_len, value_len }
+        let (mut k, mut v) = ([0u8; 5], [0u8; 5]);
+        let (kn, vn) = (encode_len(key_len, &mut k), encode_len(value_len, &mut v));
+        let ptr = arena.store(&[&k[..kn], &v[..vn], user_key, &trailer, value]);
+        MemEntry { head: KeyHead::of(user_key), ptr }
     }
 
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` came from `Arena::store` of exactly these lengths, and the arena lives
-        // as long as the memtable that owns this entry (see the `Send`/`Sync` note).
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.key_len as usize + self.value_len as usize) }
+    /// The stored internal key and value.
+    fn parts(&self) -> (&[u8], &[u8]) {
+        // SAFETY: `ptr` came from `Arena::store` of the two varint lengths followed by that
+        // many key and value bytes, and the arena lives as long as the memtable that owns this
+        // entry (see the `Send`/`Sync` note).
+        unsafe {
+            let p = self.ptr.as_ptr();
+            let (key_len, kn) = decode_len(p);
+            let (value_len, vn) = decode_len(p.add(kn));
+            let key = p.add(kn + vn);
+            (std::slice::from_raw_parts(key, key_len), std::slice::from_raw_parts(key.add(key_len), value_len))
+        }
     }
 
     fn key(&self) -> &[u8] {
-        &self.bytes()[..self.key_len as usize]
+        self.parts().0
     }
 
     fn value(&self) -> &[u8] {
-        &self.bytes()[self.key_len as usize..]
+        self.parts().1
     }
 }
 
@@ -333,6 +378,29 @@ impl InternalIterator for MemTableIterator {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn lengths_round_trip_at_every_varint_width() {
+        for v in [0u32, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455, 268_435_456, u32::MAX] {
+            let mut buf = [0u8; 5];
+            let n = encode_len(v, &mut buf);
+            // SAFETY: `buf` holds the varint just written.
+            assert_eq!(unsafe { decode_len(buf.as_ptr()) }, (v as usize, n), "{v}");
+        }
+    }
+
+    #[test]
+    fn entries_keep_key_and_value_across_length_widths() {
+        assert_eq!(std::mem::size_of::<MemEntry>(), 24, "nodes were sized for 24-byte entries");
+        let arena = Arena::new();
+        for (klen, vlen) in [(1, 0), (119, 127), (120, 128), (300, 20_000), (1, 300_000)] {
+            let key = vec![7u8; klen];
+            let value: Vec<u8> = (0..vlen).map(|i| i as u8).collect();
+            let e = MemEntry::new(&arena, &key, 9, ValueKind::Put, &value);
+            assert_eq!(kvd_base::key::user_key(e.key()), &key[..]);
+            assert_eq!(e.value(), &value[..]);
+        }
+    }
 
     proptest! {
         #[test]
