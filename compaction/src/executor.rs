@@ -2,9 +2,7 @@
 //!
 //! Every version of one user key goes to the same output file, so output files of a level
 //! never share a user key (the level's non-overlap invariant). Outputs are cut at the target
-//! file size, and early when the next key would make an output overlap too many bytes of the
-//! grandparent level (so a later compaction of that output stays bounded), as LevelDB's
-//! `ShouldStopBefore`.
+//! file size, and earlier at grandparent file boundaries (see `output_cutter.rs`).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +15,7 @@ use kvd_lsm::iter::InternalIterator;
 use kvd_lsm::sstable::{TableBuilder, TableOptions};
 use kvd_lsm::version::FileMeta;
 
+use crate::output_cutter::OutputCutter;
 use crate::retention::{Decision, RetentionPolicy, VersionInfo};
 use crate::Result;
 
@@ -38,8 +37,9 @@ pub struct ExecuteParams<'a> {
     pub may_exist_below: &'a (dyn Fn(&[u8]) -> bool + Sync),
     /// Files of the level below the output, sorted by key.
     pub grandparents: &'a [Arc<FileMeta>],
-    /// Cut an output once it overlaps this many grandparent bytes.
-    pub max_grandparent_overlap: u64,
+    /// Cut an output before it and the grandparent bytes it overlaps exceed this, so its own
+    /// later compaction stays bounded (RocksDB's `max_compaction_bytes`).
+    pub max_compaction_bytes: u64,
     /// When set, the compaction stops early with no outputs kept (shutdown).
     pub cancel: Option<&'a AtomicBool>,
 }
@@ -69,30 +69,10 @@ struct Run<'a, 'p> {
     current: Option<Output>,
     out: CompactionOutput,
     created: Vec<u64>,
-    gp_index: usize,
-    gp_overlap: u64,
-    last_user_key: Option<Vec<u8>>,
+    cutter: OutputCutter<'a>,
 }
 
 impl Run<'_, '_> {
-    /// Advances the grandparent cursor past `user_key`; true if the current output should be
-    /// cut before it.
-    fn should_cut_before(&mut self, user_key: &[u8]) -> bool {
-        let gps = self.p.grandparents;
-        while self.gp_index < gps.len() && gps[self.gp_index].largest_user_key() < user_key {
-            if self.last_user_key.is_some() {
-                self.gp_overlap += gps[self.gp_index].file_size;
-            }
-            self.gp_index += 1;
-        }
-        let too_big = self.current.as_ref().is_some_and(|o| o.builder.estimated_size() >= self.p.target_file_size);
-        if self.gp_overlap > self.p.max_grandparent_overlap || too_big {
-            self.gp_overlap = 0;
-            return true;
-        }
-        false
-    }
-
     fn finish_current(&mut self) -> Result<()> {
         if let Some(o) = self.current.take() {
             let props = o.builder.finish()?;
@@ -133,8 +113,11 @@ impl Run<'_, '_> {
             });
         }
         let decisions = self.p.retention.decide(&infos, (self.p.may_exist_below)(&user_key));
-        if decisions.iter().any(|d| *d != Decision::Drop) && self.should_cut_before(&user_key) {
-            self.finish_current()?;
+        if decisions.iter().any(|d| *d != Decision::Drop) {
+            let size = self.current.as_ref().map(|o| o.builder.estimated_size());
+            if self.cutter.should_cut_before(&user_key, size) {
+                self.finish_current()?;
+            }
         }
         for ((k, v), (d, info)) in group.iter().zip(decisions.iter().zip(&infos)) {
             match d {
@@ -146,7 +129,6 @@ impl Run<'_, '_> {
                 Decision::Drop => {}
             }
         }
-        self.last_user_key = Some(user_key);
         group.clear();
         Ok(())
     }
@@ -161,9 +143,7 @@ pub fn execute(input: &mut dyn InternalIterator, p: &ExecuteParams<'_>) -> Resul
         current: None,
         out: CompactionOutput::default(),
         created: Vec::new(),
-        gp_index: 0,
-        gp_overlap: 0,
-        last_user_key: None,
+        cutter: OutputCutter::new(p.grandparents, p.target_file_size, p.max_compaction_bytes),
     };
     let result = run_inner(&mut run, input);
     match result {

@@ -139,9 +139,10 @@ fn pick_level(
     make_task(version, level, inputs, output_level, CompactionReason::LevelSize, ctx)
 }
 
-/// Most bytes (inputs of both levels) an expanded compaction may take: RocksDB's default
-/// `max_compaction_bytes`, 25 target file sizes.
-fn max_compaction_bytes(cfg: &CompactionConfig) -> u64 {
+/// Most bytes (inputs of both levels) one compaction may take: RocksDB's default
+/// `max_compaction_bytes`, 25 target file sizes. Bounds input expansion here and, through
+/// output cuts, the later compactions of what a compaction writes.
+pub fn max_compaction_bytes(cfg: &CompactionConfig) -> u64 {
     cfg.target_file_size.saturating_mul(25)
 }
 

@@ -161,7 +161,7 @@ fn merge(db: &Arc<DbInner>, task: &CompactionTask) -> Result<kvd_compaction::Com
         new_file_number: &next_number,
         may_exist_below: &may_exist_below,
         grandparents: &task.grandparents,
-        max_grandparent_overlap: target.saturating_mul(10),
+        max_compaction_bytes: kvd_compaction::max_compaction_bytes(&db.opts.compaction),
         cancel: Some(&db.shutting_down),
     };
     Ok(execute(&mut input, &params)?)
