@@ -273,12 +273,12 @@ impl MemTable {
         let seek = InternalKey::seek_key(user_key, seq);
         let probe = Probe::new(seek.encoded());
         let entry = self.map.lower_bound::<dyn SearchKey>(Bound::Included(&probe))?;
-        let e = entry.key();
-        let parsed = kvd_base::key::parse_internal_key(e.key()).ok()?;
+        let (key, value) = entry.key().parts();
+        let parsed = kvd_base::key::parse_internal_key(key).ok()?;
         if parsed.user_key != user_key {
             return None;
         }
-        Some(Found { seq: parsed.seq, kind: parsed.kind, value: e.value().to_vec() })
+        Some(Found { seq: parsed.seq, kind: parsed.kind, value: value.to_vec() })
     }
 
     /// Bytes of memory taken, approximately: keys and values in the arena and the skiplist
@@ -299,7 +299,7 @@ impl MemTable {
 
     /// An iterator over every entry; it keeps the memtable alive.
     pub fn iter(self: &Arc<Self>) -> MemTableIterator {
-        MemTableIterator { current: None, mem: self.clone() }
+        MemTableIterator { current: None, parts: (&[], &[]), mem: self.clone() }
     }
 }
 
@@ -311,6 +311,9 @@ impl MemTable {
 pub struct MemTableIterator {
     // Declared before `mem` so it is dropped first: it points into `mem`'s skiplist.
     current: Option<Entry<'static, MemEntry, ()>>,
+    /// The current entry's key and value, decoded once per step rather than on every
+    /// `key()`/`value()` call (a scan asks for both, and each decodes the lengths).
+    parts: (&'static [u8], &'static [u8]),
     mem: Arc<MemTable>,
 }
 
@@ -320,7 +323,21 @@ impl MemTableIterator {
         // alive for at least as long as the entry (field order above), and memtables never
         // remove nodes, so the entry stays valid; the 'static lifetime never escapes: `key()`
         // and `value()` hand out borrows tied to `&self`.
-        self.current = e.map(|e| unsafe { std::mem::transmute::<Entry<'_, _, _>, Entry<'static, _, _>>(e) });
+        let e = e.map(|e| unsafe { std::mem::transmute::<Entry<'_, _, _>, Entry<'static, _, _>>(e) });
+        self.set_static(e);
+    }
+
+    fn set_static(&mut self, e: Option<Entry<'static, MemEntry, ()>>) {
+        self.parts = match &e {
+            Some(e) => {
+                let (key, value) = e.key().parts();
+                // SAFETY: both point into the arena of `self.mem`, which lives as long as this
+                // iterator; as for `current`, only borrows tied to `&self` are handed out.
+                unsafe { (&*(key as *const [u8]), &*(value as *const [u8])) }
+            }
+            None => (&[], &[]),
+        };
+        self.current = e;
     }
 }
 
@@ -355,22 +372,22 @@ impl InternalIterator for MemTableIterator {
 
     fn next(&mut self) -> Result<()> {
         let next = self.current.as_ref().and_then(|e| e.next());
-        self.current = next;
+        self.set_static(next);
         Ok(())
     }
 
     fn prev(&mut self) -> Result<()> {
         let prev = self.current.as_ref().and_then(|e| e.prev());
-        self.current = prev;
+        self.set_static(prev);
         Ok(())
     }
 
     fn key(&self) -> &[u8] {
-        self.current.as_ref().map(|e| e.key().key()).unwrap_or(&[])
+        self.parts.0
     }
 
     fn value(&self) -> &[u8] {
-        self.current.as_ref().map(|e| e.key().value()).unwrap_or(&[])
+        self.parts.1
     }
 }
 
