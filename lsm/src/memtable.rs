@@ -132,10 +132,6 @@ impl MemEntry {
     fn key(&self) -> &[u8] {
         self.parts().0
     }
-
-    fn value(&self) -> &[u8] {
-        self.parts().1
-    }
 }
 
 /// What the skiplist compares: the head of a user key and the whole internal key, of a
@@ -415,7 +411,7 @@ mod tests {
             let value: Vec<u8> = (0..vlen).map(|i| i as u8).collect();
             let e = MemEntry::new(&arena, &key, 9, ValueKind::Put, &value);
             assert_eq!(kvd_base::key::user_key(e.key()), &key[..]);
-            assert_eq!(e.value(), &value[..]);
+            assert_eq!(e.parts().1, &value[..]);
         }
     }
 
