@@ -17,6 +17,7 @@ pub mod file_names;
 pub mod format;
 pub mod fs;
 pub mod key;
+pub mod key_head;
 
 pub use error::{Error, Result};
 pub use key::{InternalKey, SeqNo, ValueKind, MAX_SEQNO};

@@ -16,6 +16,7 @@ use crossbeam_skiplist::SkipMap;
 use std::borrow::Borrow;
 
 use kvd_base::key::{compare_internal_keys, InternalKey, SeqNo, ValueKind, TRAILER_LEN};
+use kvd_base::key_head::KeyHead;
 
 use crate::iter::InternalIterator;
 use crate::Result;
@@ -49,27 +50,6 @@ struct MemEntry {
 // sending the entry between threads is sharing a `&[u8]`.
 unsafe impl Send for MemEntry {}
 unsafe impl Sync for MemEntry {}
-
-/// The first 16 bytes of a user key as two big-endian integers, zero-padded.
-///
-/// Zero padding cannot reorder keys: where two padded heads differ, the real keys differ the
-/// same way (a padding zero is never above a real byte, and a key that ends early is a prefix
-/// of the other). Equal heads say nothing, and the full comparison decides.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct KeyHead([u64; 2]);
-
-impl KeyHead {
-    fn of(user_key: &[u8]) -> KeyHead {
-        let mut bytes = [0u8; 16];
-        let n = user_key.len().min(16);
-        bytes[..n].copy_from_slice(&user_key[..n]);
-        let (a, b) = bytes.split_at(8);
-        KeyHead([
-            u64::from_be_bytes(a.try_into().expect("8 bytes")),
-            u64::from_be_bytes(b.try_into().expect("8 bytes")),
-        ])
-    }
-}
 
 /// Appends `v` to `out` as a LEB128 varint; returns the bytes written (at most 5).
 fn encode_len(v: u32, out: &mut [u8; 5]) -> usize {

@@ -67,6 +67,29 @@ fn thousands_of_entries_every_option_combo() {
     }
 }
 
+/// Searches compare 16-byte key heads before whole keys: keys that share 16 bytes or more
+/// (every head equal) and keys that end inside the head must search the same.
+#[test]
+fn keys_sharing_more_than_the_head() {
+    let mut rng = XorShift::new(11);
+    let mut entries: Entries = Vec::new();
+    for i in 0..4000u64 {
+        let n = rng.below(20_000);
+        let uk = match i % 3 {
+            0 => format!("tenant/0001/collection/{n:06}").into_bytes(),
+            1 => format!("tenant/0001/{n}").into_bytes(),
+            _ => format!("t/{}", n % 50).into_bytes(),
+        };
+        entries.push((ikey(&uk, 1 + rng.below(5), ValueKind::Put), rng.bytes(1 + (n % 40) as usize)));
+    }
+    sort_dedup(&mut entries);
+    let opts = TableOptions { block_size: 256, ..TableOptions::default() };
+    let fs = MemFs::new();
+    build(&fs, "/p.sst", &entries, opts);
+    let t = open(&fs, "/p.sst", 1, None).unwrap();
+    check_against_model(&t, &entries, 3, 2000, 20_000);
+}
+
 #[test]
 fn fifty_thousand_entries() {
     let entries = gen_entries(7, 50_000, 30_000);

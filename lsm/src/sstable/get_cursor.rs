@@ -8,10 +8,10 @@
 //! instead of binary-searching all of it. Keys asked out of order are still answered
 //! correctly, just without the shortcuts.
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 
-use kvd_base::key::{compare_internal_keys, user_key, InternalKey};
+use kvd_base::key::{user_key, InternalKey};
+use kvd_base::key_head::KeyHead;
 use kvd_base::MAX_SEQNO;
 
 use super::{BlockIter, Table};
@@ -87,23 +87,24 @@ impl GetCursor {
     /// Index of the first data block whose separator is `>= target`, found from the held
     /// block when `target` is at or after it.
     fn block_for(&self, target: &[u8]) -> usize {
-        let index = self.table.index();
-        let below = |i: usize| compare_internal_keys(&index[i].separator, target) == Ordering::Less;
+        let table = &*self.table;
+        let head = KeyHead::of(user_key(target));
+        let below = |i: usize| table.separator_below(i, target, head);
         let Some((b, _)) = &self.current else {
-            return self.table.index_position(target);
+            return table.index_position_in(0, table.num_data_blocks(), target, head);
         };
         let b = *b;
         if !below(b) {
             // target <= separator(b): block b, unless target belongs to an earlier block.
-            return if b == 0 || below(b - 1) { b } else { self.table.index_position(target) };
+            return if b == 0 || below(b - 1) { b } else { table.index_position_in(0, b, target, head) };
         }
         // Gallop: find a block at or after target, then binary-search the last stride.
         let (mut lo, mut step) = (b + 1, 1usize);
         loop {
             let probe = b + step;
-            if probe >= index.len() || !below(probe) {
-                let hi = probe.min(index.len());
-                return lo + index[lo..hi].partition_point(|e| compare_internal_keys(&e.separator, target).is_lt());
+            if probe >= table.num_data_blocks() || !below(probe) {
+                let hi = probe.min(table.num_data_blocks());
+                return table.index_position_in(lo, hi, target, head);
             }
             lo = probe + 1;
             step *= 2;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use kvd_base::fs::RandomAccessFile;
 use kvd_base::key::{compare_internal_keys, user_key, InternalKey};
+use kvd_base::key_head::KeyHead;
 use kvd_base::MAX_SEQNO;
 
 use super::block_io::read_block;
@@ -36,6 +37,10 @@ pub struct Table {
     cache: Option<Arc<BlockCache>>,
     footer: Footer,
     index: Vec<IndexEntry>,
+    /// The heads of the separators' user keys, one per index entry: a binary search reads
+    /// this dense array and follows a separator only where heads tie, rather than missing the
+    /// cache twice per step (entry, then separator) as it did (13 % of readrandom).
+    heads: Vec<KeyHead>,
     filter: Option<FilterReader>,
     props: TableProperties,
     /// Where blocks end and the footer begins.
@@ -56,7 +61,9 @@ impl std::fmt::Debug for Table {
 impl Table {
     /// Memory this reader holds outside the block cache: its index and filter.
     pub fn memory_bytes(&self) -> usize {
-        let index: usize = self.index.iter().map(|e| e.separator.capacity() + std::mem::size_of::<IndexEntry>()).sum();
+        let index: usize =
+            self.index.iter().map(|e| e.separator.capacity() + std::mem::size_of::<IndexEntry>()).sum::<usize>()
+                + self.heads.capacity() * std::mem::size_of::<KeyHead>();
         index + self.filter.as_ref().map_or(0, FilterReader::size_bytes) + std::mem::size_of::<Table>()
     }
 
@@ -110,7 +117,19 @@ impl Table {
             None => None,
         };
 
-        Ok(Arc::new(Table { file, file_number, file_name: name, cache, footer, index, filter, props, blocks_end }))
+        let heads = index.iter().map(|e| KeyHead::of(user_key(&e.separator))).collect();
+        Ok(Arc::new(Table {
+            file,
+            file_number,
+            file_name: name,
+            cache,
+            footer,
+            index,
+            heads,
+            filter,
+            props,
+            blocks_end,
+        }))
     }
 
     /// Reads the index block and checks that separators strictly increase and that the data
@@ -243,7 +262,31 @@ impl Table {
 
     /// Index of the first data block whose separator is `>= target` (`len` if none).
     pub(crate) fn index_position(&self, target: &[u8]) -> usize {
-        self.index.partition_point(|e| compare_internal_keys(&e.separator, target) == Ordering::Less)
+        self.index_position_in(0, self.index.len(), target, KeyHead::of(user_key(target)))
+    }
+
+    /// As [`index_position`](Self::index_position) within blocks `[lo, hi)`, `head` being
+    /// the head of `target`'s user key. REQUIRES: separators before `lo` are below `target`
+    /// and those from `hi` on are not.
+    pub(crate) fn index_position_in(&self, mut lo: usize, mut hi: usize, target: &[u8], head: KeyHead) -> usize {
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.separator_below(mid, target, head) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Whether data block `i`'s separator is below `target` (whose user key's head is `head`).
+    #[inline]
+    pub(crate) fn separator_below(&self, i: usize, target: &[u8], head: KeyHead) -> bool {
+        match self.heads[i].cmp(&head) {
+            Ordering::Equal => compare_internal_keys(&self.index[i].separator, target) == Ordering::Less,
+            o => o == Ordering::Less,
+        }
     }
 
     /// Number of data blocks.
