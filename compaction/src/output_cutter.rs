@@ -20,6 +20,10 @@ use kvd_lsm::version::FileMeta;
 pub(crate) struct OutputCutter<'a> {
     grandparents: &'a [Arc<FileMeta>],
     target_file_size: u64,
+    /// The hard limit: twice the target where there are grandparent boundaries to wait for,
+    /// so an output near the target is not cut in the middle of a grandparent file (as
+    /// RocksDB's `max_output_file_size`).
+    max_output_file_size: u64,
     max_compaction_bytes: u64,
     /// The grandparent file the last key fell in, or the first one after it.
     index: usize,
@@ -35,9 +39,12 @@ pub(crate) struct OutputCutter<'a> {
 impl<'a> OutputCutter<'a> {
     /// A cutter for outputs over `grandparents` (sorted by key, not overlapping).
     pub(crate) fn new(grandparents: &'a [Arc<FileMeta>], target_file_size: u64, max_compaction_bytes: u64) -> Self {
+        let max_output_file_size =
+            if grandparents.is_empty() { target_file_size } else { target_file_size.saturating_mul(2) };
         OutputCutter {
             grandparents,
             target_file_size,
+            max_output_file_size,
             max_compaction_bytes,
             index: 0,
             in_gap: true,
@@ -48,12 +55,13 @@ impl<'a> OutputCutter<'a> {
     }
 
     /// Whether the output now `current_size` bytes long (`None`: no output is open) should
-    /// be finished before `user_key` is added. Call once per user key, in ascending order.
+    /// be finished before `user_key` is added. Call once per user key that is written (keys
+    /// whose every version is dropped may be skipped), in ascending order.
     pub(crate) fn should_cut_before(&mut self, user_key: &[u8], current_size: Option<u64>) -> bool {
         let previous = self.overlapped;
         let crossed = self.advance(user_key);
         let Some(size) = current_size else { return false };
-        let cut = size >= self.target_file_size || (crossed > 0 && self.cut_at_boundary(size, crossed, previous));
+        let cut = size >= self.max_output_file_size || (crossed > 0 && self.cut_at_boundary(size, crossed, previous));
         if cut {
             self.boundaries = 0;
             self.overlapped = if self.in_gap { 0 } else { self.grandparents[self.index].file_size };
@@ -67,15 +75,18 @@ impl<'a> OutputCutter<'a> {
         if self.overlapped + size > self.max_compaction_bytes {
             return true;
         }
-        // The key jumps over a whole grandparent file of some size: cutting here lets the
-        // later compactions of the two outputs leave that file alone.
+        // The key jumps over at least one whole grandparent file, and the grandparent bytes
+        // entered since the previous key (the skipped files and the one the key lands in, as
+        // RocksDB counts them) are over an eighth of the target: cutting here lets the later
+        // compactions of the two outputs leave the skipped files alone.
         let skippable = if self.in_gap { 2 } else { 3 };
         if crossed >= skippable && self.overlapped - previous_overlap > self.target_file_size / 8 {
             return true;
         }
         // At a boundary and big enough: cut from half the target size, the threshold growing
         // by 5 % per boundary already crossed (up to 90 %), because an output that has seen
-        // many boundaries is likely to meet another before the target size.
+        // many boundaries is likely to meet another soon. Past the target, the next boundary
+        // cuts; only the hard limit cuts between boundaries.
         let percent = 50 + (self.boundaries * 5).min(40);
         size >= self.target_file_size.div_ceil(100) * percent
     }
@@ -159,11 +170,21 @@ mod tests {
 
     #[test]
     fn cuts_at_a_grandparent_boundary_once_half_the_target_is_written() {
-        // Grandparent files [b..c] [e..f]; the output reaches 40 MB (> 50 % of 64) at "c",
-        // and "d" crosses the end of [b..c]: the cut aligns with it instead of at 64 MB.
+        // Grandparent files [b..c] [e..f]; the output holds 60 MB when "d" crosses the end of
+        // [b..c], its second boundary (threshold 60 % of 64 MB): the cut aligns with the
+        // boundary instead of falling at 64 MB inside [e..f].
         let gps = [file(1, "b", "c", 64 * MB), file(2, "e", "f", 64 * MB)];
         let keys = ["a", "b", "c", "d", "e", "f", "g"];
         assert_eq!(cuts(&gps, &keys, 20 * MB, 64 * MB), ["d", "g"]);
+    }
+
+    #[test]
+    fn waits_past_the_target_for_a_boundary_up_to_twice_the_target() {
+        // One 640 MB grandparent file [a..y]: no boundary inside it, so the output grows past
+        // the 64 MB target and is cut only at 128 MB.
+        let gps = [file(1, "a", "y", 640 * MB)];
+        let keys = ["b", "c", "d", "e", "f", "g", "h"];
+        assert_eq!(cuts(&gps, &keys, 30 * MB, 64 * MB), ["g"]);
     }
 
     #[test]

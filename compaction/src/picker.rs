@@ -56,8 +56,14 @@ pub(crate) fn make_task(
     if output_inputs.iter().any(|f| ctx.is_busy(f)) {
         return None;
     }
+    // Over the whole output range: output-level files reaching past the inputs' range also
+    // end up in the outputs, and the cutter aligns those too (RocksDB's `GetGrandparents`).
+    let (out_lo, out_hi) = match key_range(&output_inputs) {
+        Some((l, h)) => (l.min(lo.clone()), h.max(hi.clone())),
+        None => (lo.clone(), hi.clone()),
+    };
     let grandparents = if output_level + 1 < NUM_LEVELS {
-        version.overlapping(output_level + 1, Some(&lo), Some(&hi))
+        version.overlapping(output_level + 1, Some(&out_lo), Some(&out_hi))
     } else {
         Vec::new()
     };

@@ -24,9 +24,11 @@ use arena::Arena;
 
 /// Heap bytes of one skiplist node around a [`MemEntry`], for size accounting: the entry,
 /// crossbeam's reference count and height, and a tower of two links on average (heights are
-/// geometric with p = 1/2). mimalloc's size classes are 8 bytes apart up to 64 bytes and 16
-/// apart above, which adds under half a byte per node on average, so no rounding is
-/// charged. The entry's bytes are counted by the arena.
+/// geometric with p = 1/2). No size-class rounding is charged: with mimalloc (which the `kvd`
+/// server and `kvd-bench` use) it adds under half a byte per node on average, but under
+/// jemalloc about 5 bytes and under glibc's malloc about 12, so an embedding application
+/// with those allocators holds that much more per entry than the memtable reports. The
+/// entry's bytes are counted by the arena.
 const NODE_BYTES: usize = std::mem::size_of::<MemEntry>() + 8 + 2 * 8;
 
 /// One entry: the head of its user key, and where its lengths, encoded internal key and
@@ -38,8 +40,8 @@ const NODE_BYTES: usize = std::mem::size_of::<MemEntry>() + 8 + 2 * 8;
 /// to another cache line: that pointer chase, not the comparison, was the cost of inserts.
 /// The lengths live in the arena rather than the node because 24-byte entries make nodes 8
 /// bytes smaller: more entries fit a memtable of a given size, so flushes write larger L0
-/// files and compactions rewrite less per flushed byte. They sit next to the key, so
-/// reading them touches no cache line the key would not.
+/// files and compactions rewrite less per flushed byte. They sit just before the key, so
+/// reading them rarely touches a cache line the key would not.
 struct MemEntry {
     head: KeyHead,
     ptr: NonNull<u8>,
@@ -51,7 +53,7 @@ struct MemEntry {
 unsafe impl Send for MemEntry {}
 unsafe impl Sync for MemEntry {}
 
-/// Appends `v` to `out` as a LEB128 varint; returns the bytes written (at most 5).
+/// Writes `v` at the start of `out` as a LEB128 varint; returns the bytes written (at most 5).
 fn encode_len(v: u32, out: &mut [u8; 5]) -> usize {
     let mut v = v;
     let mut n = 0;
@@ -109,14 +111,25 @@ impl MemEntry {
         }
     }
 
+    /// The stored internal key, without decoding the value's length (comparisons of tied
+    /// heads need only the key).
     fn key(&self) -> &[u8] {
-        self.parts().0
+        // SAFETY: as in `parts`; the value length's varint ends at its first byte below 0x80.
+        unsafe {
+            let p = self.ptr.as_ptr();
+            let (key_len, kn) = decode_len(p);
+            let mut vn = 1;
+            while *p.add(kn + vn - 1) >= 0x80 {
+                vn += 1;
+            }
+            std::slice::from_raw_parts(p.add(kn + vn), key_len)
+        }
     }
 }
 
 /// What the skiplist compares: the head of a user key and the whole internal key, of a
 /// stored entry or of a search key. Lookups search by `dyn SearchKey`, so, as inserts do,
-/// they compare the heads held in the nodes first and follow an entry's `buf` only when
+/// they compare the heads held in the nodes first and follow an entry's `ptr` only when
 /// the heads are equal: without the heads every node a get or seek passed cost a cache
 /// miss.
 trait SearchKey {
@@ -197,7 +210,7 @@ impl PartialOrd for MemEntry {
 
 impl Ord for MemEntry {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        // Same order as comparing the keys (see `KeyHead`), usually without touching `buf`.
+        // Same order as comparing the keys (see `KeyHead`), usually without touching `ptr`.
         self.head.cmp(&other.head).then_with(|| compare_internal_keys(self.key(), other.key()))
     }
 }

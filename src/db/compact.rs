@@ -282,8 +282,10 @@ fn compact_range_locked(db: &Arc<DbInner>, begin: Option<&[u8]>, end: Option<&[u
         }
         task.output_level = out;
         task.output_inputs = version.overlapping(out, Some(&lo), Some(&hi));
+        // The whole output range, as the picker does.
+        let (glo, ghi) = range_of(&[&task.inputs[..], &task.output_inputs[..]].concat());
         task.grandparents =
-            if out + 1 < NUM_LEVELS { version.overlapping(out + 1, Some(&lo), Some(&hi)) } else { Vec::new() };
+            if out + 1 < NUM_LEVELS { version.overlapping(out + 1, Some(&glo), Some(&ghi)) } else { Vec::new() };
         run_task(db, &task)?;
     }
     // The last level: rewrite files still holding tombstones or expired entries.
