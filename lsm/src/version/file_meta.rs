@@ -1,5 +1,8 @@
 //! Metadata the manifest keeps about each live SSTable.
 
+use std::cmp::Ordering;
+
+use kvd_base::compare::compare_bytes;
 use kvd_base::key::user_key;
 
 /// What a version knows about one table file, without opening it.
@@ -53,7 +56,8 @@ impl FileMeta {
 
     /// True if `key` lies within the file's user-key range.
     pub fn contains_user_key(&self, key: &[u8]) -> bool {
-        self.smallest_user_key() <= key && key <= self.largest_user_key()
+        compare_bytes(self.smallest_user_key(), key) != Ordering::Greater
+            && compare_bytes(key, self.largest_user_key()) != Ordering::Greater
     }
 
     /// True if the file's user-key range intersects `[lo, hi]` (either bound may be open).
